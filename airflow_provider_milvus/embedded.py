@@ -1,0 +1,160 @@
+"""A real Milvus standalone server on this machine, for tests and the demo.
+
+Runs the server shipped by the ``milvus`` PyPI package (Linux x86_64; install the provider's
+``test`` extra) on a free loopback port with its data in a directory of your choosing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from pymilvus.grpc_gen import milvus_pb2, milvus_pb2_grpc
+
+ETCD_PEER_PORT = 2380
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+class EmbeddedMilvus:
+    """Starts and stops one Milvus standalone server process (and its child) by process group.
+
+    :param data_dir: Where the server keeps its data, logs and config. Reusing it after a stop
+        restarts the server on the same data.
+    :param port: gRPC port on 127.0.0.1; a free one by default.
+    :param server_args: Further ``milvus-server`` flags, e.g. ``["--authorization-enabled", "true"]``.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike,
+        port: int | None = None,
+        server_args: list[str] | None = None,
+        startup_timeout: float = 180.0,
+    ) -> None:
+        self.data_dir = Path(data_dir).absolute()
+        self.port = port or free_port()
+        self.server_args = list(server_args or [])
+        self.startup_timeout = startup_timeout
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "milvus-server.log"
+
+    def _executable(self) -> list[str]:
+        script = Path(sys.executable).parent / "milvus-server"
+        if script.exists():
+            return [str(script)]
+        return [sys.executable, "-c", "from milvus import main; main()"]
+
+    def start(self) -> EmbeddedMilvus:
+        # The embedded etcd's peer port is fixed by the milvus package: one server per machine.
+        for port, what in ((self.port, "the gRPC port asked for"), (ETCD_PEER_PORT, "the embedded etcd peer port")):
+            if port_open(port):
+                raise RuntimeError(
+                    f"Cannot start Milvus: port {port} on 127.0.0.1 ({what}) is already in use; "
+                    "is another Milvus server running?"
+                )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [*self._executable(), "--data", str(self.data_dir), "--proxy-port", str(self.port), *self.server_args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                # Its own process group: the wrapper starts a `milvus` child that must stop with it.
+                start_new_session=True,
+            )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"Milvus exited during startup; last log lines:\n{self.log_tail()}")
+            if port_open(self.port) and self._healthy():
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"Milvus did not become healthy in {self.startup_timeout:.0f}s:\n{self.log_tail()}")
+
+    def _healthy(self) -> bool:
+        # Plaintext probe; a TLS-only server (tls mode 2) refuses it, so any answer counts then.
+        with grpc.insecure_channel(f"127.0.0.1:{self.port}") as channel:
+            try:
+                reply = milvus_pb2_grpc.MilvusServiceStub(channel).CheckHealth(
+                    milvus_pb2.CheckHealthRequest(), timeout=2
+                )
+            except grpc.RpcError as err:
+                return err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+            return reply.isHealthy or reply.status.code in (1800, 1400)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.process is None:
+            return
+        pgid = self.process.pid  # the group leader, by start_new_session
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            if self._group_gone(pgid, wait):
+                break
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def _group_gone(self, pgid: int, wait: float) -> bool:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            self.process.poll()  # reap the leader so the group can empty
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def log_tail(self, lines: int = 20) -> str:
+        tails = []
+        for path in (
+            self.log_path,
+            self.data_dir / "logs" / "milvus-stdout.log",
+            self.data_dir / "logs" / "milvus-stderr.log",
+        ):
+            try:
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+            except OSError:
+                continue
+            tails.append(f"--- {path.name}\n" + "\n".join(tail))
+        return "\n".join(tails) or "(no log)"
+
+    def __enter__(self) -> EmbeddedMilvus:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,103 @@
+"""Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_milvus import __version__
+
+
+def _field(label: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"label": label, "description": description, "schema": schema}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-milvus",
+        "name": "Milvus",
+        "description": "`Milvus <https://milvus.io/>`__ vector database: flush, bulk insert, and deferrable waits.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Milvus",
+                "external-doc-url": "https://milvus.io/docs",
+                "tags": ["software"],
+            }
+        ],
+        "hooks": [{"integration-name": "Milvus", "python-modules": ["airflow_provider_milvus.hooks.milvus"]}],
+        "operators": [{"integration-name": "Milvus", "python-modules": ["airflow_provider_milvus.operators.milvus"]}],
+        "sensors": [{"integration-name": "Milvus", "python-modules": ["airflow_provider_milvus.sensors.milvus"]}],
+        "triggers": [{"integration-name": "Milvus", "python-modules": ["airflow_provider_milvus.triggers.milvus"]}],
+        "connection-types": [
+            {
+                "connection-type": "milvus",
+                "hook-class-name": "airflow_provider_milvus.hooks.milvus.MilvusHook",
+                "hook-name": "Milvus",
+                "conn-fields": {
+                    "token": _field(
+                        "Token",
+                        "API key or 'user:password' token (Zilliz Cloud). Used instead of Login/Password when set.",
+                        {"type": ["string", "null"], "format": "password"},
+                    ),
+                    "db_name": _field(
+                        "Database",
+                        "Database to use; empty for 'default'.",
+                        {"type": ["string", "null"]},
+                    ),
+                    "secure": _field(
+                        "Use TLS",
+                        "Connect with TLS. Implied by an https:// host or any certificate path below.",
+                        {"type": ["boolean", "null"], "default": False},
+                    ),
+                    "ca_pem_path": _field(
+                        "CA certificate path",
+                        "PEM file of the CA that signed the server certificate (one-way or mutual TLS).",
+                        {"type": ["string", "null"]},
+                    ),
+                    "server_pem_path": _field(
+                        "Server certificate path",
+                        "PEM file of the server certificate itself, trusted directly (one-way TLS).",
+                        {"type": ["string", "null"]},
+                    ),
+                    "client_pem_path": _field(
+                        "Client certificate path",
+                        "PEM file of this client's certificate (mutual TLS).",
+                        {"type": ["string", "null"]},
+                    ),
+                    "client_key_path": _field(
+                        "Client key path",
+                        "PEM file of this client's private key (mutual TLS).",
+                        {"type": ["string", "null"]},
+                    ),
+                    "server_name": _field(
+                        "TLS server name",
+                        "Name to verify in the server certificate, when it differs from the host.",
+                        {"type": ["string", "null"]},
+                    ),
+                    "timeout": _field(
+                        "RPC timeout (seconds)",
+                        "Default time allowed for each Milvus call; operators can override it.",
+                        {"type": ["number", "null"]},
+                    ),
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "extra"],
+                    "relabeling": {"host": "Host or URI", "login": "User"},
+                    "placeholders": {
+                        "host": "localhost, or https://in01-xxx.api.gcp-us-west1.zillizcloud.com",
+                        "port": "19530",
+                        "login": "root (leave empty without authentication)",
+                        "password": "Milvus",
+                        "token": "API key, or user:password",
+                        "db_name": "default",
+                        "ca_pem_path": "/etc/milvus/tls/ca.pem",
+                        "server_pem_path": "/etc/milvus/tls/server.pem",
+                        "client_pem_path": "/etc/milvus/tls/client.pem",
+                        "client_key_path": "/etc/milvus/tls/client.key",
+                        "server_name": "milvus.example.com",
+                        "timeout": "30",
+                    },
+                },
+            }
+        ],
+    }

@@ -1,0 +1,554 @@
+"""The Milvus hook: the connection, and every Milvus RPC the provider sends.
+
+Flush, GetFlushState, Import, GetImportState and ListImportTasks are not exposed by
+``pymilvus.MilvusClient``, so the hook calls them through the generated gRPC stubs that ship
+with pymilvus (``pymilvus.grpc_gen``), the same protocol every Milvus SDK speaks. All use of
+pymilvus internals stays in this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import weakref
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import grpc
+import grpc.aio
+from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowException
+from pymilvus.grpc_gen import common_pb2, milvus_pb2, milvus_pb2_grpc
+
+from airflow_provider_milvus.validation import (
+    MilvusConfigError,
+    validate_collection_names,
+    validate_import_files,
+    validate_import_task_id,
+    validate_segment_ids,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+    from google.protobuf.message import Message
+    from pymilvus import MilvusClient
+
+DEFAULT_PORT = 19530
+_SCHEMES = ("http", "https", "tcp")
+_TLS_FILE_FIELDS = ("server_pem_path", "ca_pem_path", "client_pem_path", "client_key_path")
+
+# gRPC codes worth retrying inside a wait's deadline; anything else fails at once.
+_TRANSIENT_GRPC_CODES = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
+)
+# Milvus status codes for a server that is starting, overloaded or rate limiting.
+_TRANSIENT_MILVUS_CODES = frozenset({1, 2, 4, 8})
+# Milvus status codes meaning "not authenticated" / "not permitted".
+_AUTH_MILVUS_CODES = frozenset({1400, 1401, 1800})
+
+# Channel options as pymilvus sets them: no message size cap, keepalive on idle channels.
+_CHANNEL_OPTIONS = (
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+)
+
+
+class MilvusError(AirflowException):
+    """A Milvus RPC failed. Carries Milvus's own code and reason (or the gRPC status)."""
+
+    def __init__(self, rpc: str, code: int | str, reason: str, *, transient: bool = False) -> None:
+        self.rpc = rpc
+        self.code = code
+        self.reason = reason
+        self.transient = transient
+        super().__init__(f"Milvus {rpc} failed (code {code}): {reason}")
+
+
+class MilvusAuthenticationError(MilvusError):
+    """Milvus refused the credentials of the connection."""
+
+
+def _flag(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on", "false", "0", "no", "off", ""):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    raise MilvusConfigError(f"{name} must be true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class MilvusConnectionSettings:
+    """Everything needed to reach Milvus, parsed and checked from an Airflow connection.
+
+    Frozen and hashable: equal settings share one async channel per event loop.
+    """
+
+    conn_id: str
+    address: str
+    secure: bool
+    user: str = ""
+    password: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    db_name: str = ""
+    server_pem_path: str = ""
+    ca_pem_path: str = ""
+    client_pem_path: str = ""
+    client_key_path: str = ""
+    server_name: str = ""
+    timeout: float | None = None
+
+    @classmethod
+    def from_connection(cls, conn: Connection) -> MilvusConnectionSettings:
+        conn_id = conn.conn_id
+        where = f"Milvus connection {conn_id!r}"
+        extra = conn.extra_dejson
+        host = (conn.host or "").strip()
+        if not host:
+            raise MilvusConfigError(f"{where}: host is empty; give a hostname or a URI like http://host:19530")
+
+        scheme = ""
+        uri_port: int | None = None
+        if "://" in host:
+            parts = urlsplit(host)
+            scheme = parts.scheme.lower()
+            if scheme not in _SCHEMES:
+                raise MilvusConfigError(
+                    f"{where}: host {host!r} has unknown URI scheme {parts.scheme!r}; use one of {', '.join(_SCHEMES)}"
+                )
+            try:
+                uri_port = parts.port
+            except ValueError:
+                raise MilvusConfigError(f"{where}: host {host!r} has a port that is not a number") from None
+            host = parts.hostname or ""
+            if not host:
+                raise MilvusConfigError(f"{where}: host URI {conn.host!r} has no hostname")
+
+        port: int
+        if uri_port is not None:
+            port = uri_port
+        elif conn.port not in (None, ""):
+            try:
+                port = int(conn.port)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise MilvusConfigError(f"{where}: port must be a number, got {conn.port!r}") from None
+        else:
+            port = 443 if scheme == "https" else DEFAULT_PORT
+        if not 0 < port < 65536:
+            raise MilvusConfigError(f"{where}: port must be between 1 and 65535, got {port}")
+
+        tls_files = {}
+        for name in _TLS_FILE_FIELDS:
+            path = str(extra.get(name) or "").strip()
+            if path and not Path(path).is_file():
+                raise MilvusConfigError(f"{where}: {name} {path!r} is not a readable file")
+            tls_files[name] = path
+        if bool(tls_files["client_pem_path"]) != bool(tls_files["client_key_path"]):
+            raise MilvusConfigError(
+                f"{where}: mutual TLS needs both client_pem_path and client_key_path, only one is set"
+            )
+
+        timeout = extra.get("timeout")
+        if timeout in (None, ""):
+            timeout = None
+        else:
+            try:
+                timeout = float(timeout)
+            except (TypeError, ValueError):
+                raise MilvusConfigError(f"{where}: timeout must be a number of seconds, got {timeout!r}") from None
+            if timeout <= 0:
+                raise MilvusConfigError(f"{where}: timeout must be positive, got {timeout}")
+
+        secure = scheme == "https" or _flag(extra.get("secure", False), f"{where}: secure") or any(tls_files.values())
+        db_name = extra.get("db_name") or conn.schema or ""
+        if not isinstance(db_name, str):
+            raise MilvusConfigError(f"{where}: db_name must be a string, got {db_name!r}")
+        return cls(
+            conn_id=conn_id,
+            address=f"{host}:{port}",
+            secure=secure,
+            user=conn.login or "",
+            password=conn.password or "",
+            token=str(extra.get("token") or ""),
+            db_name=db_name,
+            server_name=str(extra.get("server_name") or ""),
+            timeout=timeout,
+            **tls_files,
+        )
+
+    @property
+    def uri(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.address}"
+
+    def metadata(self, db_name: str | None = None) -> tuple[tuple[str, str], ...]:
+        """The gRPC metadata of every call: credentials and the target database."""
+        md: list[tuple[str, str]] = []
+        secret = self.token or (f"{self.user}:{self.password}" if self.user else "")
+        if secret:
+            md.append(("authorization", base64.b64encode(secret.encode()).decode()))
+        db = db_name or self.db_name
+        if db:
+            md.append(("dbname", db))
+        return tuple(md)
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``pymilvus.MilvusClient``."""
+        kwargs: dict[str, Any] = {"uri": self.uri, "db_name": self.db_name, "timeout": self.timeout}
+        if self.token:
+            kwargs["token"] = self.token
+        elif self.user:
+            kwargs["user"], kwargs["password"] = self.user, self.password
+        if self.secure:
+            kwargs["secure"] = True
+            for name in (*_TLS_FILE_FIELDS, "server_name"):
+                if getattr(self, name):
+                    kwargs[name] = getattr(self, name)
+            # pymilvus reads the root from server_pem_path for one-way TLS.
+            if self.ca_pem_path and not self.client_pem_path and not self.server_pem_path:
+                kwargs["server_pem_path"] = self.ca_pem_path
+        return kwargs
+
+    def channel_options(self) -> list[tuple[str, Any]]:
+        options = list(_CHANNEL_OPTIONS)
+        if self.server_name:
+            options.append(("grpc.ssl_target_name_override", self.server_name))
+        return options
+
+    def channel_credentials(self) -> grpc.ChannelCredentials | None:
+        """TLS credentials (reads the certificate files), or None for plaintext."""
+        if not self.secure:
+            return None
+
+        def read(path: str) -> bytes | None:
+            return Path(path).read_bytes() if path else None
+
+        return grpc.ssl_channel_credentials(
+            root_certificates=read(self.ca_pem_path or self.server_pem_path),
+            private_key=read(self.client_key_path),
+            certificate_chain=read(self.client_pem_path),
+        )
+
+
+def _error_from_rpc(rpc: str, err: grpc.RpcError, settings: MilvusConnectionSettings) -> MilvusError:
+    code = err.code()
+    details = err.details() or ""
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return MilvusAuthenticationError(rpc, code.name, f"authentication failed for {settings.address}: {details}")
+    lowered = details.lower()
+    if "ssl" in lowered or "certificate" in lowered or "handshake" in lowered:
+        # A TLS mismatch never heals by itself: fail at once with a hint.
+        return MilvusError(
+            rpc, code.name, f"TLS handshake with {settings.address} failed (check the CA and TLS files): {details}"
+        )
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return MilvusError(rpc, code.name, f"cannot reach Milvus at {settings.address}: {details}", transient=True)
+    return MilvusError(
+        rpc, code.name, f"{details or code.name} ({settings.address})", transient=code in _TRANSIENT_GRPC_CODES
+    )
+
+
+def _check_status(rpc: str, response: Message) -> Message:
+    """Turn a non-success Milvus status into a MilvusError with Milvus's code and reason."""
+    status = response.status
+    code = status.code or status.error_code
+    if not code:
+        return response
+    error_cls = MilvusAuthenticationError if code in _AUTH_MILVUS_CODES else MilvusError
+    reason = status.reason or common_pb2.ErrorCode.Name(status.error_code)
+    raise error_cls(rpc, code, reason, transient=code in _TRANSIENT_MILVUS_CODES)
+
+
+class _AsyncChannels:
+    """One grpc.aio channel per connection settings per event loop.
+
+    A triggerer runs all its triggers on one loop; sharing the channel means a thousand waits on
+    one connection use one TCP connection, not a thousand.
+    """
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[MilvusConnectionSettings, milvus_pb2_grpc.MilvusServiceStub]
+        ] = weakref.WeakKeyDictionary()
+
+    def stub(
+        self, settings: MilvusConnectionSettings, credentials: grpc.ChannelCredentials | None
+    ) -> milvus_pb2_grpc.MilvusServiceStub:
+        stubs = self._by_loop.setdefault(asyncio.get_running_loop(), {})
+        stub = stubs.get(settings)
+        if stub is None:
+            if credentials is None:
+                channel = grpc.aio.insecure_channel(settings.address, options=settings.channel_options())
+            else:
+                channel = grpc.aio.secure_channel(settings.address, credentials, options=settings.channel_options())
+            stub = stubs[settings] = milvus_pb2_grpc.MilvusServiceStub(channel)
+        return stub
+
+    def count(self) -> int:
+        try:
+            return len(self._by_loop.get(asyncio.get_running_loop(), {}))
+        except RuntimeError:
+            return 0
+
+
+_async_channels = _AsyncChannels()
+
+
+# --- Request builders and response readers, shared by the sync and async calls. -----------------
+
+
+def _flush_request(collection_names: list[str], db_name: str) -> milvus_pb2.FlushRequest:
+    return milvus_pb2.FlushRequest(collection_names=collection_names, db_name=db_name)
+
+
+def _flush_result(response: milvus_pb2.FlushResponse, collection_names: list[str], db_name: str) -> dict[str, Any]:
+    return {
+        "db_name": response.db_name or db_name or "default",
+        "collections": {
+            name: {
+                "segment_ids": list(response.coll_segIDs[name].data) if name in response.coll_segIDs else [],
+                "flushed_segment_ids": (
+                    list(response.flush_coll_segIDs[name].data) if name in response.flush_coll_segIDs else []
+                ),
+                "flush_ts": int(response.coll_flush_ts.get(name, 0)),
+                "seal_time": int(response.coll_seal_times.get(name, 0)),
+            }
+            for name in collection_names
+        },
+        "channel_checkpoints": {
+            channel: {"timestamp": int(position.timestamp)} for channel, position in response.channel_cps.items()
+        },
+    }
+
+
+def _flush_state_request(
+    segment_ids: list[int], collection_name: str | None, flush_ts: int | None, db_name: str
+) -> milvus_pb2.GetFlushStateRequest:
+    return milvus_pb2.GetFlushStateRequest(
+        segmentIDs=segment_ids, collection_name=collection_name or "", flush_ts=flush_ts or 0, db_name=db_name
+    )
+
+
+def _import_request(
+    collection_name: str, files: list[str], partition_name: str | None, db_name: str, options: dict[str, str] | None
+) -> milvus_pb2.ImportRequest:
+    return milvus_pb2.ImportRequest(
+        collection_name=collection_name,
+        partition_name=partition_name or "",
+        files=files,
+        db_name=db_name,
+        options=[common_pb2.KeyValuePair(key=k, value=str(v)) for k, v in (options or {}).items()],
+    )
+
+
+def import_state_dict(response: milvus_pb2.GetImportStateResponse) -> dict[str, Any]:
+    """Node's getImportState fields, with the state by name plus failed_reason and progress."""
+    infos = {kv.key: kv.value for kv in response.infos}
+    progress: int | None = None
+    if infos.get("progress_percent", "").isdigit():
+        progress = int(infos["progress_percent"])
+    return {
+        "id": int(response.id),
+        "state": common_pb2.ImportState.Name(response.state),
+        "row_count": int(response.row_count),
+        "id_list": list(response.id_list),
+        "infos": infos,
+        "collection_id": int(response.collection_id),
+        "segment_ids": list(response.segment_ids),
+        "create_ts": int(response.create_ts),
+        "failed_reason": infos.get("failed_reason", ""),
+        "progress": progress,
+    }
+
+
+class MilvusHook(BaseHook):
+    """Talks to Milvus through an Airflow connection of type ``milvus``.
+
+    :param milvus_conn_id: The Airflow connection to use.
+    """
+
+    conn_name_attr = "milvus_conn_id"
+    default_conn_name = "milvus_default"
+    conn_type = "milvus"
+    hook_name = "Milvus"
+
+    def __init__(self, milvus_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.milvus_conn_id = milvus_conn_id
+        self._settings: MilvusConnectionSettings | None = None
+        self._channel: grpc.Channel | None = None
+        self._stub: milvus_pb2_grpc.MilvusServiceStub | None = None
+        self._async_credentials: grpc.ChannelCredentials | None = None
+        self._async_ready = False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(milvus_conn_id={self.milvus_conn_id!r})"
+
+    # --- Connection ---------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> MilvusConnectionSettings:
+        if self._settings is None:
+            self._settings = MilvusConnectionSettings.from_connection(self.get_connection(self.milvus_conn_id))
+        return self._settings
+
+    async def asettings(self) -> MilvusConnectionSettings:
+        """The settings, fetched with Airflow's async connection API (for triggers)."""
+        if not self._async_ready:
+            if self._settings is None:
+                conn = await self.aget_connection(self.milvus_conn_id)
+                # Parsing checks TLS files on disk: keep that off the event loop.
+                self._settings = await asyncio.to_thread(MilvusConnectionSettings.from_connection, conn)
+            self._async_credentials = await asyncio.to_thread(self._settings.channel_credentials)
+            self._async_ready = True
+        return self._settings
+
+    def _db(self, db_name: str | None) -> str:
+        return db_name or self.settings.db_name
+
+    @cached_property
+    def client(self) -> MilvusClient:
+        from pymilvus import MilvusClient
+
+        return MilvusClient(**self.settings.client_kwargs())
+
+    def get_conn(self) -> MilvusClient:
+        """A ``pymilvus.MilvusClient`` for the connection, created once per hook."""
+        return self.client
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = self._stub = None
+        if "client" in self.__dict__:
+            self.client.close()
+            del self.__dict__["client"]
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the server answers and accepts the credentials and database."""
+        try:
+            version = self.get_server_version()
+            self._call("ShowCollections", milvus_pb2.ShowCollectionsRequest(db_name=self.settings.db_name), 10)
+        except (MilvusError, MilvusConfigError) as err:
+            return False, str(err)
+        finally:
+            self.close()
+        return True, f"Connected to Milvus {version}"
+
+    # --- The one place that sends RPCs ----------------------------------------------------------
+
+    def _sync_stub(self) -> milvus_pb2_grpc.MilvusServiceStub:
+        if self._stub is None:
+            settings = self.settings
+            credentials = settings.channel_credentials()
+            if credentials is None:
+                self._channel = grpc.insecure_channel(settings.address, options=settings.channel_options())
+            else:
+                self._channel = grpc.secure_channel(settings.address, credentials, options=settings.channel_options())
+            self._stub = milvus_pb2_grpc.MilvusServiceStub(self._channel)
+        return self._stub
+
+    def _call(self, rpc: str, request: Message, timeout: float | None, db_name: str | None = None) -> Any:
+        settings = self.settings
+        method = getattr(self._sync_stub(), rpc)
+        try:
+            response = method(request, metadata=settings.metadata(db_name), timeout=timeout or settings.timeout)
+        except grpc.RpcError as err:
+            raise _error_from_rpc(rpc, err, settings) from None
+        return _check_status(rpc, response)
+
+    async def _acall(self, rpc: str, request: Message, timeout: float | None, db_name: str | None = None) -> Any:
+        settings = await self.asettings()
+        method = getattr(_async_channels.stub(settings, self._async_credentials), rpc)
+        try:
+            response = await method(request, metadata=settings.metadata(db_name), timeout=timeout or settings.timeout)
+        except grpc.RpcError as err:
+            raise _error_from_rpc(rpc, err, settings) from None
+        return _check_status(rpc, response)
+
+    # --- Milvus operations ----------------------------------------------------------------------
+
+    def get_server_version(self, timeout: float | None = 10) -> str:
+        return self._call("GetVersion", milvus_pb2.GetVersionRequest(), timeout).version
+
+    def flush(
+        self, collection_names: str | list[str], db_name: str | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Send one Flush RPC for the collections; returns at once with what Milvus answered.
+
+        ``{"db_name", "collections": {name: {"segment_ids", "flushed_segment_ids", "flush_ts",
+        "seal_time"}}, "channel_checkpoints": {channel: {"timestamp"}}}``
+        """
+        names = validate_collection_names(collection_names)
+        db = self._db(db_name)
+        response = self._call("Flush", _flush_request(names, db), timeout, db)
+        return _flush_result(response, names, db)
+
+    def get_flush_state(
+        self,
+        segment_ids: list[int],
+        collection_name: str | None = None,
+        flush_ts: int | None = None,
+        db_name: str | None = None,
+        timeout: float | None = None,
+    ) -> bool:
+        """Whether the segments are persisted (as of ``flush_ts`` when given).
+
+        Milvus answers True for segment IDs it does not know.
+        """
+        db = self._db(db_name)
+        request = _flush_state_request(validate_segment_ids(segment_ids), collection_name, flush_ts, db)
+        return bool(self._call("GetFlushState", request, timeout, db).flushed)
+
+    async def aget_flush_state(
+        self,
+        segment_ids: list[int],
+        collection_name: str | None = None,
+        flush_ts: int | None = None,
+        db_name: str | None = None,
+        timeout: float | None = None,
+    ) -> bool:
+        db = db_name or (await self.asettings()).db_name
+        request = _flush_state_request(validate_segment_ids(segment_ids), collection_name, flush_ts, db)
+        return bool((await self._acall("GetFlushState", request, timeout, db)).flushed)
+
+    def bulk_insert(
+        self,
+        collection_name: str,
+        files: list[str],
+        partition_name: str | None = None,
+        db_name: str | None = None,
+        options: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> int:
+        """Start an import (bulk insert) of the files; returns the import task ID."""
+        validate_collection_names(collection_name)
+        db = self._db(db_name)
+        request = _import_request(collection_name, validate_import_files(files), partition_name, db, options)
+        response = self._call("Import", request, timeout, db)
+        if not response.tasks:
+            raise MilvusError("Import", "no task", f"Milvus returned no import task for {collection_name!r}")
+        return int(response.tasks[0])
+
+    def get_import_state(self, import_task_id: int, timeout: float | None = None) -> dict[str, Any]:
+        request = milvus_pb2.GetImportStateRequest(task=validate_import_task_id(import_task_id))
+        return import_state_dict(self._call("GetImportState", request, timeout))
+
+    async def aget_import_state(self, import_task_id: int, timeout: float | None = None) -> dict[str, Any]:
+        request = milvus_pb2.GetImportStateRequest(task=validate_import_task_id(import_task_id))
+        return import_state_dict(await self._acall("GetImportState", request, timeout))
+
+    def list_import_tasks(
+        self,
+        collection_name: str | None = None,
+        limit: int = 0,
+        db_name: str | None = None,
+        timeout: float | None = None,
+    ) -> list[dict[str, Any]]:
+        db = self._db(db_name)
+        request = milvus_pb2.ListImportTasksRequest(collection_name=collection_name or "", limit=limit, db_name=db)
+        return [import_state_dict(task) for task in self._call("ListImportTasks", request, timeout, db).tasks]

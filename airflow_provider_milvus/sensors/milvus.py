@@ -1,0 +1,231 @@
+"""Sensors that wait for a Milvus flush or import, in poke, reschedule or deferrable mode."""
+
+from __future__ import annotations
+
+import ast
+from abc import abstractmethod
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.exceptions import AirflowSensorTimeout
+
+from airflow_provider_milvus.hooks.milvus import MilvusHook
+from airflow_provider_milvus.triggers.milvus import (
+    MilvusFlushStateTrigger,
+    MilvusImportStateTrigger,
+    MilvusWaitTrigger,
+    raise_for_event,
+)
+from airflow_provider_milvus.validation import (
+    MilvusConfigError,
+    validate_collection_names,
+    validate_import_task_id,
+    validate_positive,
+    validate_segment_ids,
+)
+from airflow_provider_milvus.wait import (
+    FlushStateTarget,
+    ImportStateTarget,
+    MilvusWaitTimeout,
+    WaitTarget,
+    wait_sync,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+# The trigger's own deadline fires first (with a clear message, and soft_fail honoured); the
+# deferral timeout is only the backstop should the trigger never report.
+DEFER_GRACE_SECONDS = 60
+
+
+def native(value: Any) -> Any:
+    """A value as Python data: templates render XCom lists and dicts as their repr."""
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{", "("):
+        try:
+            return ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            return value
+    return value
+
+
+class MilvusWaitSensor(BaseSensorOperator):
+    """Base for the Milvus sensors: one poll per poke, or the same wait in the triggerer.
+
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
+    :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
+    :param deferrable: Wait in the triggerer, freeing the worker slot.
+    """
+
+    def __init__(
+        self,
+        *,
+        milvus_conn_id: str = MilvusHook.default_conn_name,
+        rpc_timeout: float | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.milvus_conn_id = milvus_conn_id
+        self.rpc_timeout = validate_positive(rpc_timeout, "rpc_timeout", optional=True)
+        self.deferrable = deferrable
+        validate_positive(self.poke_interval, "poke_interval")
+
+    @cached_property
+    def hook(self) -> MilvusHook:
+        return MilvusHook(milvus_conn_id=self.milvus_conn_id)
+
+    @abstractmethod
+    def wait_target(self) -> WaitTarget:
+        """What is waited on, from the rendered arguments (validated here, before any RPC)."""
+
+    @abstractmethod
+    def trigger(self, target: Any, deadline: str) -> MilvusWaitTrigger: ...
+
+    @abstractmethod
+    def xcom_value(self, result: Any) -> Any: ...
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        try:
+            # One poll through the shared wait: a deadline of now means "ask once".
+            result = wait_sync(
+                self.hook,
+                self.wait_target(),
+                poll_interval=self.poke_interval,
+                deadline=pendulum.now("UTC"),
+                logger=self.log,
+            )
+        except MilvusWaitTimeout:
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=self.xcom_value(result))
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        target = self.wait_target()
+        done = self.poke(context)
+        if done:
+            return done.xcom_value
+        deadline = pendulum.now("UTC").add(seconds=self.timeout)
+        self.defer(
+            trigger=self.trigger(target, deadline.isoformat()),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout + DEFER_GRACE_SECONDS),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        try:
+            event = raise_for_event(event)
+        except MilvusWaitTimeout as err:
+            raise AirflowSensorTimeout(str(err)) from None
+        self.log.info("%s", event.get("message", "Milvus reports done"))
+        return self.xcom_value(event)
+
+    def _trigger_kwargs(self, deadline: str) -> dict[str, Any]:
+        return {
+            "milvus_conn_id": self.milvus_conn_id,
+            "poll_interval": self.poke_interval,
+            "deadline": deadline,
+            "rpc_timeout": self.rpc_timeout,
+        }
+
+
+class MilvusFlushStateSensor(MilvusWaitSensor):
+    """Waits until flushed segments are persisted (Milvus GetFlushState).
+
+    Give either ``segment_ids`` (with ``collection_name`` and ``flush_ts`` to wait for exactly
+    that flush), or the whole result of :class:`~airflow_provider_milvus.operators.milvus.MilvusFlushOperator`
+    as ``flush_result``, e.g. ``flush_result=flush.output``.
+
+    Milvus reports segment IDs it does not know as flushed, so a wrong ID succeeds at once.
+
+    :param segment_ids: Segment IDs to wait for (templated; an XCom-rendered list works).
+    :param collection_name: Collection of the segments (templated).
+    :param flush_ts: Flush timestamp from the Flush RPC (templated).
+    :param db_name: Database; None uses the connection's (templated).
+    :param flush_result: The flush operator's return value (templated).
+    """
+
+    template_fields: Sequence[str] = ("segment_ids", "collection_name", "flush_ts", "db_name", "flush_result")
+
+    def __init__(
+        self,
+        *,
+        segment_ids: list[int] | str | None = None,
+        collection_name: str | None = None,
+        flush_ts: int | str | None = None,
+        db_name: str | None = None,
+        flush_result: dict[str, Any] | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (segment_ids is None) == (flush_result is None):
+            raise MilvusConfigError("give exactly one of segment_ids or flush_result")
+        self.segment_ids = segment_ids
+        self.collection_name = collection_name
+        self.flush_ts = flush_ts
+        self.db_name = db_name
+        self.flush_result = flush_result
+
+    def wait_target(self) -> FlushStateTarget:
+        if self.flush_result is not None:
+            result = native(self.flush_result)
+            if (
+                not isinstance(result, dict)
+                or not isinstance(result.get("collections"), dict)
+                or not result["collections"]
+            ):
+                raise MilvusConfigError(f"flush_result must be the flush operator's result, got {self.flush_result!r}")
+            target = FlushStateTarget.from_flush_result(result, rpc_timeout=self.rpc_timeout)
+            if self.db_name:
+                target.db_name = self.db_name
+            return target
+        flush_ts = native(self.flush_ts)
+        if flush_ts not in (None, "") and not str(flush_ts).isdigit():
+            raise MilvusConfigError(f"flush_ts must be an integer timestamp, got {self.flush_ts!r}")
+        entry = {
+            "collection_name": validate_collection_names(self.collection_name, "collection_name")[0]
+            if self.collection_name
+            else None,
+            "segment_ids": validate_segment_ids(native(self.segment_ids)),
+            "flush_ts": int(flush_ts) if flush_ts not in (None, "") else None,
+        }
+        return FlushStateTarget([entry], db_name=self.db_name or None, rpc_timeout=self.rpc_timeout)
+
+    def trigger(self, target: FlushStateTarget, deadline: str) -> MilvusFlushStateTrigger:
+        return MilvusFlushStateTrigger(
+            collections=target.collections, db_name=target.db_name, **self._trigger_kwargs(deadline)
+        )
+
+    def xcom_value(self, result: Any) -> Any:
+        return None
+
+
+class MilvusImportStateSensor(MilvusWaitSensor):
+    """Waits until an import (bulk insert) task reaches ImportCompleted (Milvus GetImportState).
+
+    Fails at once, with Milvus's ``failed_reason``, if the import ends in ImportFailed or
+    ImportFailedAndCleaned. Returns the final import state dict as its XCom.
+
+    :param import_task_id: The import task ID (templated), e.g. ``bulk_insert.output``.
+    """
+
+    template_fields: Sequence[str] = ("import_task_id",)
+
+    def __init__(self, *, import_task_id: int | str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.import_task_id = import_task_id
+
+    def wait_target(self) -> ImportStateTarget:
+        return ImportStateTarget(validate_import_task_id(self.import_task_id), rpc_timeout=self.rpc_timeout)
+
+    def trigger(self, target: ImportStateTarget, deadline: str) -> MilvusImportStateTrigger:
+        return MilvusImportStateTrigger(import_task_id=target.import_task_id, **self._trigger_kwargs(deadline))
+
+    def xcom_value(self, result: Any) -> Any:
+        # From a poll, the state dict; from a trigger event, the state inside it.
+        return result.get("import_state", result)

@@ -1,0 +1,178 @@
+"""Triggers that wait in the triggerer for a Milvus flush or import to finish.
+
+Their kwargs are JSON primitives only (a connection ID, never a secret) and carry an absolute
+deadline, so a trigger rebuilt after a triggerer restart keeps the original deadline.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pendulum
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_milvus.hooks.milvus import MilvusError, MilvusHook
+from airflow_provider_milvus.validation import (
+    MilvusConfigError,
+    validate_collection_names,
+    validate_import_task_id,
+    validate_positive,
+    validate_segment_ids,
+)
+from airflow_provider_milvus.wait import (
+    FlushStateTarget,
+    ImportStateTarget,
+    MilvusWaitFailed,
+    MilvusWaitTimeout,
+    WaitTarget,
+    wait_async,
+)
+
+
+def _parse_deadline(deadline: Any) -> pendulum.DateTime | None:
+    if deadline is None:
+        return None
+    try:
+        parsed = pendulum.parse(deadline) if isinstance(deadline, str) else None
+    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        parsed = None
+    if not isinstance(parsed, pendulum.DateTime):
+        raise MilvusConfigError(f"deadline must be an ISO 8601 date and time, got {deadline!r}")
+    return parsed
+
+
+class MilvusWaitTrigger(BaseTrigger):
+    """Polls Milvus with the shared wait mechanism until done, failed, or past the deadline.
+
+    Fires one event: ``{"status": "success", ...}``, or ``{"status": "error" | "timeout",
+    "message": ...}``. Subclasses say what is waited on.
+
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
+    :param poll_interval: Seconds between polls (spread by a little jitter).
+    :param deadline: Absolute deadline, ISO 8601 (UTC); None waits forever.
+    :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
+    """
+
+    def __init__(
+        self,
+        *,
+        milvus_conn_id: str = MilvusHook.default_conn_name,
+        poll_interval: float = 5.0,
+        deadline: str | None = None,
+        rpc_timeout: float | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(milvus_conn_id, str) or not milvus_conn_id:
+            raise MilvusConfigError(f"milvus_conn_id must be a connection ID, got {milvus_conn_id!r}")
+        self.milvus_conn_id = milvus_conn_id
+        self.poll_interval = validate_positive(poll_interval, "poll_interval")
+        self.deadline = deadline
+        self._deadline = _parse_deadline(deadline)
+        self.rpc_timeout = validate_positive(rpc_timeout, "rpc_timeout", optional=True)
+
+    @abstractmethod
+    def target(self) -> WaitTarget:
+        """What this trigger waits on."""
+
+    @abstractmethod
+    def target_kwargs(self) -> dict[str, Any]:
+        """The subclass's own kwargs, for ``serialize()``."""
+
+    def success_payload(self, result: Any) -> dict[str, Any]:
+        return {}
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                **self.target_kwargs(),
+                "milvus_conn_id": self.milvus_conn_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "rpc_timeout": self.rpc_timeout,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = MilvusHook(milvus_conn_id=self.milvus_conn_id)
+        target = self.target()
+        try:
+            result = await wait_async(
+                hook, target, poll_interval=self.poll_interval, deadline=self._deadline, logger=self.log
+            )
+        except MilvusWaitTimeout as err:
+            yield TriggerEvent({"status": "timeout", "message": str(err)})
+        except MilvusWaitFailed as err:
+            yield TriggerEvent({"status": "error", "message": str(err), **self.success_payload(err.result)})
+        except (MilvusError, MilvusConfigError) as err:
+            yield TriggerEvent({"status": "error", "message": f"Waiting for {target.description}: {err}"})
+        else:
+            yield TriggerEvent(
+                {"status": "success", "message": f"{target.description} done", **self.success_payload(result)}
+            )
+
+
+class MilvusFlushStateTrigger(MilvusWaitTrigger):
+    """Waits until the segments of one or more flushed collections are persisted.
+
+    :param collections: ``[{"collection_name": str | None, "segment_ids": [int], "flush_ts": int |
+        None}]``, one entry per collection of the flush (``collection_name`` may be None when only
+        segment IDs are known).
+    :param db_name: Database of the collections; None uses the connection's.
+    """
+
+    def __init__(self, *, collections: list[dict[str, Any]], db_name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(collections, list) or not collections:
+            raise MilvusConfigError(f"collections must be a non-empty list, got {collections!r}")
+        for entry in collections:
+            if not isinstance(entry, dict) or "segment_ids" not in entry:
+                raise MilvusConfigError(f"collections entries need segment_ids, got {entry!r}")
+            if entry["segment_ids"]:
+                validate_segment_ids(entry["segment_ids"])
+            if entry.get("collection_name") is not None:
+                validate_collection_names(entry["collection_name"], "collection_name")
+        self.collections = collections
+        self.db_name = db_name
+
+    def target(self) -> FlushStateTarget:
+        return FlushStateTarget(self.collections, db_name=self.db_name, rpc_timeout=self.rpc_timeout)
+
+    def target_kwargs(self) -> dict[str, Any]:
+        return {"collections": self.collections, "db_name": self.db_name}
+
+    def success_payload(self, result: Any) -> dict[str, Any]:
+        return {"flushed": bool(result)}
+
+
+class MilvusImportStateTrigger(MilvusWaitTrigger):
+    """Waits until an import (bulk insert) task reaches ImportCompleted; fails on ImportFailed.
+
+    :param import_task_id: The import task ID returned by the Import RPC.
+    """
+
+    def __init__(self, *, import_task_id: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.import_task_id = validate_import_task_id(import_task_id)
+
+    def target(self) -> ImportStateTarget:
+        return ImportStateTarget(self.import_task_id, rpc_timeout=self.rpc_timeout)
+
+    def target_kwargs(self) -> dict[str, Any]:
+        return {"import_task_id": self.import_task_id}
+
+    def success_payload(self, result: Any) -> dict[str, Any]:
+        return {"import_state": result}
+
+
+def raise_for_event(event: dict[str, Any] | None) -> dict[str, Any]:
+    """Return a success event; raise what a failed or timed-out one reports."""
+    if not isinstance(event, dict) or "status" not in event:
+        raise MilvusWaitFailed(f"Unexpected event from the Milvus trigger: {event!r}")
+    if event["status"] == "success":
+        return event
+    if event["status"] == "timeout":
+        raise MilvusWaitTimeout(event.get("message", "Timed out waiting for Milvus"))
+    raise MilvusWaitFailed(event.get("message", "The Milvus trigger reported an error"), event.get("import_state"))

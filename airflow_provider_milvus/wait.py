@@ -1,0 +1,299 @@
+"""Waiting for Milvus: written once, driven from a worker (blocking) or a trigger (asyncio).
+
+A :class:`WaitTarget` says how to ask Milvus about one thing (a flush, an import) and how to read
+the answer. :func:`wait_steps` is the whole policy: poll, classify the answer, sleep with jitter,
+retry transient errors with backoff, stop at an absolute deadline. It is a generator of steps, so
+:func:`wait_sync` and :func:`wait_async` only carry the steps out, with ``time.sleep`` or
+``asyncio.sleep``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Generator
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_provider_milvus.hooks.milvus import MilvusError
+
+if TYPE_CHECKING:
+    from airflow_provider_milvus.hooks.milvus import MilvusHook
+
+log = logging.getLogger(__name__)
+
+# Backoff for transient errors: 1 s, 2 s, 4 s ... capped, each with full jitter.
+RETRY_BASE_SECONDS = 1.0
+RETRY_CAP_SECONDS = 30.0
+# Polls are spread by +/- this fraction so many waits started together do not poll in lock-step.
+POLL_JITTER = 0.1
+
+
+class MilvusWaitFailed(AirflowFailException):
+    """Milvus reported that what we wait for failed (e.g. an import ended in ImportFailed).
+
+    Retrying the same wait cannot help, so the task fails without retries.
+    """
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class MilvusWaitTimeout(AirflowException):
+    """The deadline passed before Milvus reported completion."""
+
+
+class Outcome(Enum):
+    DONE = "done"
+    WAITING = "waiting"
+    FAILED = "failed"
+
+
+@dataclass
+class Check:
+    """One answer from Milvus, classified."""
+
+    outcome: Outcome
+    result: Any = None
+    progress: str = ""  # logged when it changes
+    message: str = ""  # why it failed
+
+
+class WaitTarget(ABC):
+    """What is waited on: how to poll Milvus for it, and how to read the answer."""
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """Names the thing waited on, for messages (``flush of collection 'x'``)."""
+
+    @abstractmethod
+    def poll(self, hook: MilvusHook) -> Any: ...
+
+    @abstractmethod
+    async def apoll(self, hook: MilvusHook) -> Any: ...
+
+    @abstractmethod
+    def check(self, answer: Any) -> Check: ...
+
+
+@dataclass
+class _Poll:
+    pass
+
+
+@dataclass
+class _Sleep:
+    seconds: float
+
+
+def deadline_after(seconds: float | None) -> pendulum.DateTime | None:
+    return None if seconds is None else pendulum.now("UTC").add(seconds=seconds)
+
+
+def wait_steps(
+    target: WaitTarget,
+    *,
+    poll_interval: float,
+    deadline: pendulum.DateTime | None,
+    logger: logging.Logger | Any = log,
+) -> Generator[_Poll | _Sleep, Any, Any]:
+    """The wait policy. Yields steps; is sent each poll's answer (or thrown its error)."""
+    started = pendulum.now("UTC")
+    retries = 0
+    last_progress = ""
+    while True:
+        try:
+            answer = yield _Poll()
+        except MilvusError as err:
+            if not err.transient:
+                raise
+            retries += 1
+            delay = random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (retries - 1)))
+            logger.warning(
+                "Transient Milvus error while waiting for %s (retry %d): %s", target.description, retries, err
+            )
+        else:
+            if retries:
+                logger.info("Milvus answers again after %d retries", retries)
+                retries = 0
+            check = target.check(answer)
+            if check.progress and check.progress != last_progress:
+                logger.info("%s: %s", target.description, check.progress)
+                last_progress = check.progress
+            if check.outcome is Outcome.DONE:
+                return check.result
+            if check.outcome is Outcome.FAILED:
+                raise MilvusWaitFailed(f"{target.description} failed: {check.message}", check.result)
+            delay = poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
+        if deadline is not None:
+            now = pendulum.now("UTC")
+            remaining = (deadline - now).total_seconds()
+            if remaining <= 0:
+                waited = (now - started).total_seconds()
+                raise MilvusWaitTimeout(
+                    f"Timed out waiting for {target.description}: deadline {deadline.isoformat()} passed "
+                    f"(waited {waited:.0f}s here"
+                    + (f", last error retried {retries} times" if retries else "")
+                    + (f", last state: {last_progress}" if last_progress else "")
+                    + ")"
+                )
+            delay = min(delay, remaining)
+        yield _Sleep(delay)
+
+
+def wait_sync(
+    hook: MilvusHook,
+    target: WaitTarget,
+    *,
+    poll_interval: float,
+    deadline: pendulum.DateTime | None,
+    logger: logging.Logger | Any = log,
+) -> Any:
+    """Wait in this thread (a worker slot). Returns the target's final result."""
+    steps = wait_steps(target, poll_interval=poll_interval, deadline=deadline, logger=logger)
+    try:
+        step = next(steps)
+        while True:
+            if isinstance(step, _Sleep):
+                time.sleep(step.seconds)
+                step = next(steps)
+                continue
+            try:
+                answer = target.poll(hook)
+            except MilvusError as err:
+                step = steps.throw(err)
+            else:
+                step = steps.send(answer)
+    except StopIteration as done:
+        return done.value
+
+
+async def wait_async(
+    hook: MilvusHook,
+    target: WaitTarget,
+    *,
+    poll_interval: float,
+    deadline: pendulum.DateTime | None,
+    logger: logging.Logger | Any = log,
+) -> Any:
+    """Wait on the running event loop (a trigger). Returns the target's final result."""
+    steps = wait_steps(target, poll_interval=poll_interval, deadline=deadline, logger=logger)
+    try:
+        step = next(steps)
+        while True:
+            if isinstance(step, _Sleep):
+                await asyncio.sleep(step.seconds)
+                step = next(steps)
+                continue
+            try:
+                answer = await target.apoll(hook)
+            except MilvusError as err:
+                step = steps.throw(err)
+            else:
+                step = steps.send(answer)
+    except StopIteration as done:
+        return done.value
+
+
+# --- The two things the provider waits for. ------------------------------------------------------
+
+
+class FlushStateTarget(WaitTarget):
+    """Segments of one or more collections, persisted as of their flush timestamps.
+
+    ``collections`` is a list of ``{"collection_name", "segment_ids", "flush_ts"}``; a collection
+    whose flush sealed no segments is already persisted. Collections found flushed are not asked
+    about again.
+    """
+
+    def __init__(self, collections: list[dict[str, Any]], db_name: str | None = None, rpc_timeout: float | None = None):
+        self.collections = collections
+        self.db_name = db_name
+        self.rpc_timeout = rpc_timeout
+        self._pending = [c for c in collections if c.get("segment_ids")]
+
+    @classmethod
+    def from_flush_result(cls, flush_result: dict[str, Any], rpc_timeout: float | None = None) -> FlushStateTarget:
+        return cls(
+            [
+                {"collection_name": name, "segment_ids": info["segment_ids"], "flush_ts": info.get("flush_ts") or None}
+                for name, info in flush_result["collections"].items()
+            ],
+            db_name=flush_result.get("db_name"),
+            rpc_timeout=rpc_timeout,
+        )
+
+    @property
+    def description(self) -> str:
+        names = [c.get("collection_name") for c in self.collections]
+        if names == [None]:
+            return f"flush of segments {self.collections[0]['segment_ids']}"
+        return "flush of " + ", ".join(repr(n) for n in names)
+
+    def _ask(self, collection: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "segment_ids": collection["segment_ids"],
+            "collection_name": collection.get("collection_name"),
+            "flush_ts": collection.get("flush_ts"),
+            "db_name": self.db_name,
+            "timeout": self.rpc_timeout,
+        }
+
+    def poll(self, hook: MilvusHook) -> list[bool]:
+        return [hook.get_flush_state(**self._ask(c)) for c in self._pending]
+
+    async def apoll(self, hook: MilvusHook) -> list[bool]:
+        return list(await asyncio.gather(*(hook.aget_flush_state(**self._ask(c)) for c in self._pending)))
+
+    def check(self, answer: list[bool]) -> Check:
+        self._pending = [c for c, flushed in zip(self._pending, answer, strict=True) if not flushed]
+        if not self._pending:
+            return Check(Outcome.DONE, result=True)
+        waiting = ", ".join(repr(c.get("collection_name") or c["segment_ids"]) for c in self._pending)
+        return Check(Outcome.WAITING, progress=f"waiting for {waiting}")
+
+
+IMPORT_DONE = "ImportCompleted"
+IMPORT_FAILED = ("ImportFailed", "ImportFailedAndCleaned")
+
+
+class ImportStateTarget(WaitTarget):
+    """One import task, until ImportCompleted (done) or ImportFailed/ImportFailedAndCleaned."""
+
+    def __init__(self, import_task_id: int, rpc_timeout: float | None = None):
+        self.import_task_id = import_task_id
+        self.rpc_timeout = rpc_timeout
+
+    @property
+    def description(self) -> str:
+        return f"import task {self.import_task_id}"
+
+    def poll(self, hook: MilvusHook) -> dict[str, Any]:
+        return hook.get_import_state(self.import_task_id, timeout=self.rpc_timeout)
+
+    async def apoll(self, hook: MilvusHook) -> dict[str, Any]:
+        return await hook.aget_import_state(self.import_task_id, timeout=self.rpc_timeout)
+
+    def check(self, state: dict[str, Any]) -> Check:
+        progress = f"{state['state']}, {state['row_count']} rows"
+        if state.get("progress") is not None:
+            progress += f", {state['progress']}%"
+        if state["state"] == IMPORT_DONE:
+            return Check(Outcome.DONE, result=state, progress=progress)
+        if state["state"] in IMPORT_FAILED:
+            return Check(
+                Outcome.FAILED,
+                result=state,
+                progress=progress,
+                message=f"{state['state']}: {state.get('failed_reason') or 'Milvus gave no reason'}",
+            )
+        return Check(Outcome.WAITING, result=state, progress=progress)
