@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 import grpc
 import grpc.aio
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, milvus_pb2_grpc
 
 from airflow_provider_milvus.validation import (
@@ -263,6 +264,22 @@ def _check_status(rpc: str, response: Message) -> Message:
     raise error_cls(rpc, code, reason, transient=code in _TRANSIENT_MILVUS_CODES)
 
 
+def _explain_unparsable_env_connection(conn_id: str) -> None:
+    """Airflow reports an environment connection it cannot parse as "not defined"; say why."""
+    from airflow.sdk import Connection
+
+    value = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    if not value:
+        return
+    try:
+        if value.lstrip().startswith("{"):
+            Connection.from_json(value, conn_id=conn_id)
+        else:
+            Connection(conn_id=conn_id, uri=value)
+    except ValueError as err:
+        raise MilvusConfigError(f"Milvus connection {conn_id!r} (AIRFLOW_CONN_{conn_id.upper()}): {err}") from None
+
+
 class _AsyncChannels:
     """One grpc.aio channel per connection settings per event loop.
 
@@ -393,14 +410,23 @@ class MilvusHook(BaseHook):
     @property
     def settings(self) -> MilvusConnectionSettings:
         if self._settings is None:
-            self._settings = MilvusConnectionSettings.from_connection(self.get_connection(self.milvus_conn_id))
+            try:
+                conn = self.get_connection(self.milvus_conn_id)
+            except AirflowNotFoundException:
+                _explain_unparsable_env_connection(self.milvus_conn_id)
+                raise
+            self._settings = MilvusConnectionSettings.from_connection(conn)
         return self._settings
 
     async def asettings(self) -> MilvusConnectionSettings:
         """The settings, fetched with Airflow's async connection API (for triggers)."""
         if not self._async_ready:
             if self._settings is None:
-                conn = await self.aget_connection(self.milvus_conn_id)
+                try:
+                    conn = await self.aget_connection(self.milvus_conn_id)
+                except AirflowNotFoundException:
+                    _explain_unparsable_env_connection(self.milvus_conn_id)
+                    raise
                 # Parsing checks TLS files on disk: keep that off the event loop.
                 self._settings = await asyncio.to_thread(MilvusConnectionSettings.from_connection, conn)
             self._async_credentials = await asyncio.to_thread(self._settings.channel_credentials)

@@ -1,0 +1,88 @@
+"""Test setup: a private Airflow home, and the real Milvus server the integration tests use.
+
+Integration tests run against the Milvus standalone server of the ``milvus`` package, started
+here on a free port in a temporary data dir, or against ``MILVUS_URI`` when that is set. If the
+server cannot start, those tests error: they are never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# Airflow reads its configuration at import: point it at a private home before anything imports it.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))
+TESTS_DIR = Path(__file__).parent
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # dag.test() wants the DAG file inside the dags folder; the tests build their DAGs here.
+        "AIRFLOW__CORE__DAGS_FOLDER": str(TESTS_DIR),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+    }
+)
+
+import pytest  # noqa: E402
+
+from airflow_provider_milvus.embedded import EmbeddedMilvus  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory):
+    """The URI of a running Milvus, and the directory it can import files from."""
+    external = os.environ.get("MILVUS_URI")
+    if external:
+        import_dir = os.environ.get("MILVUS_IMPORT_DIR")
+        if not import_dir:
+            raise RuntimeError(
+                "MILVUS_URI is set but MILVUS_IMPORT_DIR is not: name a directory the server reads import "
+                "files from (a local path it shares with this machine)"
+            )
+        yield {"uri": external, "import_dir": Path(import_dir), "server": None}
+        return
+    server = EmbeddedMilvus(tmp_path_factory.mktemp("milvus-data"))
+    server.start()
+    try:
+        import_dir = server.data_dir / "imports"
+        import_dir.mkdir(exist_ok=True)
+        yield {"uri": server.uri, "import_dir": import_dir, "server": server}
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def milvus_uri(milvus_server, monkeypatch) -> str:
+    """The server's URI, also set as the ``milvus_default`` connection."""
+    monkeypatch.setenv("AIRFLOW_CONN_MILVUS_DEFAULT", milvus_server["uri"].replace("http://", "milvus://", 1))
+    return milvus_server["uri"]
+
+
+@pytest.fixture
+def import_dir(milvus_server) -> Path:
+    return milvus_server["import_dir"]
+
+
+@pytest.fixture
+def milvus_client(milvus_uri):
+    from pymilvus import MilvusClient
+
+    client = MilvusClient(uri=milvus_uri)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata database, migrated once (dag.test() needs it)."""
+    subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return _AIRFLOW_HOME

@@ -1,0 +1,65 @@
+"""Registration metadata, and the pymilvus internals the hook depends on."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from airflow_provider_milvus.get_provider_info import get_provider_info
+
+
+def test_entry_point_and_connection_type():
+    [ep] = [
+        ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_provider_milvus")
+    ]
+    info = ep.load()()
+    assert info == get_provider_info()
+    assert info["package-name"] == "airflow-provider-milvus"
+    [conn] = info["connection-types"]
+    assert conn["connection-type"] == "milvus" and conn["hook-name"] == "Milvus"
+    assert conn["hook-class-name"] == "airflow_provider_milvus.hooks.milvus.MilvusHook"
+    fields = conn["conn-fields"]
+    assert set(fields) == {
+        "token", "db_name", "secure", "server_pem_path", "ca_pem_path",
+        "client_pem_path", "client_key_path", "server_name", "timeout",
+    }  # fmt: skip
+    assert fields["token"]["schema"]["format"] == "password"
+    for module_group in ("hooks", "operators", "sensors", "triggers"):
+        for entry in info[module_group]:
+            for module in entry["python-modules"]:
+                __import__(module)
+
+
+def test_pymilvus_protocol_surface_the_hook_uses():
+    """Fails loudly if a pymilvus release moves or renames what the hook builds on."""
+    from pymilvus.grpc_gen import common_pb2, milvus_pb2, milvus_pb2_grpc
+
+    stub_methods = ("Flush", "GetFlushState", "Import", "GetImportState", "ListImportTasks", "GetVersion")
+    for method in (*stub_methods, "ShowCollections"):
+        assert hasattr(milvus_pb2_grpc.MilvusServiceStub(_FakeChannel()), method), method
+    assert set(milvus_pb2.FlushResponse.DESCRIPTOR.fields_by_name) >= {
+        "status", "db_name", "coll_segIDs", "flush_coll_segIDs", "coll_seal_times", "coll_flush_ts", "channel_cps",
+    }  # fmt: skip
+    assert set(milvus_pb2.GetFlushStateRequest.DESCRIPTOR.fields_by_name) >= {
+        "segmentIDs", "flush_ts", "db_name", "collection_name",
+    }  # fmt: skip
+    assert set(milvus_pb2.ImportRequest.DESCRIPTOR.fields_by_name) >= {
+        "collection_name", "partition_name", "files", "options", "db_name",
+    }  # fmt: skip
+    assert set(milvus_pb2.GetImportStateResponse.DESCRIPTOR.fields_by_name) >= {
+        "status", "state", "row_count", "id_list", "infos", "id", "collection_id", "segment_ids", "create_ts",
+    }  # fmt: skip
+    assert set(milvus_pb2.ListImportTasksRequest.DESCRIPTOR.fields_by_name) >= {"collection_name", "limit", "db_name"}
+    states = dict(common_pb2.ImportState.items())
+    assert {k: states.get(k) for k in ("ImportPending", "ImportFailed", "ImportStarted", "ImportPersisted")} == {
+        "ImportPending": 0, "ImportFailed": 1, "ImportStarted": 2, "ImportPersisted": 5,
+    }  # fmt: skip
+    assert (states.get("ImportCompleted"), states.get("ImportFailedAndCleaned")) == (6, 7)
+    assert {"code", "error_code", "reason"} <= set(common_pb2.Status.DESCRIPTOR.fields_by_name)
+
+
+class _FakeChannel:
+    def unary_unary(self, *args, **kwargs):
+        return object()
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: object()

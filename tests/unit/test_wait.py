@@ -1,0 +1,151 @@
+"""The shared wait policy, driven with a scripted target (no network)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pendulum
+import pytest
+
+from airflow_provider_milvus import wait
+from airflow_provider_milvus.hooks.milvus import MilvusError
+from airflow_provider_milvus.wait import (
+    Check,
+    ImportStateTarget,
+    MilvusWaitFailed,
+    MilvusWaitTimeout,
+    Outcome,
+    WaitTarget,
+    wait_async,
+    wait_sync,
+)
+
+
+class Scripted(WaitTarget):
+    """Answers (or raises) from a script, one item per poll."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.polls = 0
+
+    description = "scripted thing"
+
+    def _next(self):
+        self.polls += 1
+        item = self.script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def poll(self, hook):
+        return self._next()
+
+    async def apoll(self, hook):
+        return self._next()
+
+    def check(self, answer):
+        if answer == "done":
+            return Check(Outcome.DONE, result={"ok": True})
+        if answer == "failed":
+            return Check(Outcome.FAILED, message="broken file")
+        return Check(Outcome.WAITING, progress=answer)
+
+
+@pytest.fixture(autouse=True)
+def fast_sleeps(monkeypatch):
+    """Record sleeps instead of sleeping."""
+    slept = []
+    monkeypatch.setattr(wait.time, "sleep", slept.append)
+
+    async def asleep(seconds):
+        slept.append(seconds)
+
+    monkeypatch.setattr(wait.asyncio, "sleep", asleep)
+    return slept
+
+
+def run_both(target_factory, **kwargs):
+    results = []
+    for runner in ("sync", "async"):
+        target = target_factory()
+        if runner == "sync":
+            results.append((wait_sync(None, target, **kwargs), target))
+        else:
+            results.append((asyncio.run(wait_async(None, target, **kwargs)), target))
+    return results
+
+
+def test_polls_until_done_with_jittered_interval(fast_sleeps):
+    for result, target in run_both(lambda: Scripted(["a", "b", "done"]), poll_interval=10, deadline=None):
+        assert result == {"ok": True} and target.polls == 3
+    assert len(fast_sleeps) == 4
+    assert all(9 <= s <= 11 for s in fast_sleeps)
+
+
+def test_transient_errors_are_retried_with_backoff_and_logged(fast_sleeps, caplog):
+    transient = MilvusError("GetImportState", "UNAVAILABLE", "down", transient=True)
+    with caplog.at_level(logging.WARNING):
+        [(result, target)] = run_both(
+            lambda: Scripted([transient, transient, transient, "done"]), poll_interval=5, deadline=None
+        )[:1]
+    assert result == {"ok": True} and target.polls == 4
+    assert "(retry 3)" in caplog.text
+    # Backoff with full jitter: each delay within its cap of 1, 2, 4 seconds.
+    assert [s <= cap for s, cap in zip(fast_sleeps[:3], (1, 2, 4), strict=True)] == [True] * 3
+
+
+def test_permanent_error_fails_at_once():
+    permanent = MilvusError("GetFlushState", 100, "collection not found")
+    target = Scripted([permanent, "done"])
+    with pytest.raises(MilvusError, match="collection not found"):
+        wait_sync(None, target, poll_interval=1, deadline=None)
+    assert target.polls == 1
+
+
+def test_failed_state_raises_with_reason():
+    with pytest.raises(MilvusWaitFailed, match="scripted thing failed: broken file"):
+        asyncio.run(wait_async(None, Scripted(["a", "failed"]), poll_interval=1, deadline=None))
+
+
+def test_deadline_in_the_past_polls_once_then_times_out():
+    target = Scripted(["still going"])
+    with pytest.raises(MilvusWaitTimeout, match=r"Timed out waiting for scripted thing.*last state: still going"):
+        wait_sync(None, target, poll_interval=1, deadline=pendulum.now("UTC").subtract(seconds=1))
+    assert target.polls == 1
+
+
+def test_sleep_never_overshoots_the_deadline(monkeypatch):
+    clock = [pendulum.datetime(2030, 1, 1)]
+    monkeypatch.setattr(wait.pendulum, "now", lambda tz=None: clock[0])
+    slept = []
+
+    def advance(seconds):
+        slept.append(seconds)
+        clock[0] = clock[0].add(seconds=seconds)
+
+    monkeypatch.setattr(wait.time, "sleep", advance)
+    target = Scripted(["x"] * 10)
+    with pytest.raises(MilvusWaitTimeout):
+        wait_sync(None, target, poll_interval=2, deadline=clock[0].add(seconds=5))
+    assert sum(slept) == pytest.approx(5) and max(slept) <= 2.2
+    assert target.polls == len(slept) + 1
+
+
+@pytest.mark.parametrize(
+    ("state", "outcome"),
+    [
+        ("ImportPending", Outcome.WAITING),
+        ("ImportStarted", Outcome.WAITING),
+        ("ImportPersisted", Outcome.WAITING),
+        ("ImportCompleted", Outcome.DONE),
+        ("ImportFailed", Outcome.FAILED),
+        ("ImportFailedAndCleaned", Outcome.FAILED),
+    ],
+)
+def test_import_states_are_classified(state, outcome):
+    check = ImportStateTarget(1).check({"state": state, "row_count": 5, "progress": 50, "failed_reason": "bad row 3"})
+    assert check.outcome is outcome
+    assert check.progress == f"{state}, 5 rows, 50%"
+    if outcome is Outcome.FAILED:
+        assert "bad row 3" in check.message
