@@ -114,7 +114,7 @@ class EmbeddedMilvus:
                 return err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
             return reply.isHealthy or reply.status.code in (1800, 1400)
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 15.0) -> None:
         if self.process is None:
             return
         pgid = self.process.pid  # the group leader, by start_new_session

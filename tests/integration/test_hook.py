@@ -1,0 +1,116 @@
+"""MilvusHook against the real Milvus server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psutil
+import pytest
+
+from airflow_provider_milvus.hooks import milvus as hook_module
+from airflow_provider_milvus.hooks.milvus import MilvusError, MilvusHook
+from airflow_provider_milvus.validation import MilvusConfigError
+
+from .helpers import make_collection, unique, vectors
+
+
+def test_test_connection_succeeds_with_server_version(milvus_uri):
+    ok, message = MilvusHook().test_connection()
+    assert ok, message
+    assert message.startswith("Connected to Milvus v2.")
+
+
+def test_test_connection_fails_clearly_on_closed_port(monkeypatch):
+    from airflow_provider_milvus.embedded import free_port
+
+    port = free_port()
+    monkeypatch.setenv("AIRFLOW_CONN_MILVUS_DEFAULT", f"milvus://127.0.0.1:{port}")
+    ok, message = MilvusHook().test_connection()
+    assert not ok
+    assert f"cannot reach Milvus at 127.0.0.1:{port}" in message
+
+
+def test_get_conn_is_a_client_created_once(milvus_uri):
+    from pymilvus import MilvusClient
+
+    hook = MilvusHook()
+    assert isinstance(hook.get_conn(), MilvusClient)
+    assert hook.get_conn() is hook.get_conn()
+    hook.close()
+
+
+def test_flush_two_collections_in_another_database(milvus_client, milvus_uri):
+    db = unique("db")
+    milvus_client.create_database(db)
+    from pymilvus import MilvusClient
+
+    db_client = MilvusClient(uri=milvus_uri, db_name=db)
+    names = [make_collection(db_client, rows=300) for _ in range(2)]
+    db_client.close()
+    hook = MilvusHook()
+    result = hook.flush(names, db_name=db)
+    assert result["db_name"] == db
+    assert set(result["collections"]) == set(names)
+    for info in result["collections"].values():
+        assert info["segment_ids"] and all(isinstance(s, int) for s in info["segment_ids"])
+        assert info["flush_ts"] > 0
+    # The same collections do not exist in the default database: Milvus's own code and reason.
+    with pytest.raises(MilvusError, match=r"code 100.*collection not found"):
+        hook.flush(names[0])
+
+
+def test_get_flush_state_sync_and_async(milvus_client, milvus_uri):
+    name = make_collection(milvus_client, rows=200)
+    hook = MilvusHook()
+    info = hook.flush(name)["collections"][name]
+    args = (info["segment_ids"], name, info["flush_ts"])
+
+    async def poll_until_flushed():
+        for _ in range(120):
+            if await MilvusHook().aget_flush_state(*args):
+                return True
+            await asyncio.sleep(0.5)
+        return False
+
+    assert asyncio.run(poll_until_flushed())
+    assert hook.get_flush_state(*args) is True
+
+
+def test_bad_arguments_fail_before_any_rpc(monkeypatch):
+    # An unreachable connection: if any of these sent an RPC, the error would be about the network.
+    monkeypatch.setenv("AIRFLOW_CONN_MILVUS_DEFAULT", "milvus://127.0.0.1:1")
+    hook = MilvusHook()
+    for call, fragment in [
+        (lambda: hook.flush([]), "collection_names must be"),
+        (lambda: hook.flush([""]), "non-empty strings"),
+        (lambda: hook.flush([3]), "non-empty strings"),
+        (lambda: hook.get_flush_state([]), "segment_ids must be a non-empty list"),
+        (lambda: hook.bulk_insert("c", []), "files must be a non-empty list"),
+        (lambda: hook.bulk_insert("c", "a.json"), "files must be a non-empty list"),
+        (lambda: hook.bulk_insert("c", ["a.txt"]), "not a file Milvus can import"),
+        (lambda: hook.bulk_insert("c", ["a.json", "b.json"]), "one JSON or Parquet file"),
+        (lambda: hook.get_import_state("abc"), "import_task_id must be an integer"),
+    ]:
+        with pytest.raises(MilvusConfigError, match=fragment):
+            call()
+
+
+def test_async_channel_shared_by_many_hooks(milvus_client, milvus_uri):
+    """Hundreds of triggers' hooks on one loop share one channel: one TCP connection."""
+    name = make_collection(milvus_client)
+    milvus_client.insert(name, vectors(10))
+    port = int(milvus_uri.rsplit(":", 1)[1])
+
+    def tcp_to_milvus():
+        return {c.laddr for c in psutil.Process().net_connections("tcp") if c.raddr and c.raddr.port == port}
+
+    before = tcp_to_milvus()
+
+    async def many():
+        hooks = [MilvusHook() for _ in range(300)]
+        await asyncio.gather(*(h.aget_flush_state([1], name) for h in hooks))
+        return hook_module._async_channels.count(), len(tcp_to_milvus() - before)
+
+    channels, tcp = asyncio.run(many())
+    assert channels == 1
+    assert tcp == 1
