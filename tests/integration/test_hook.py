@@ -113,4 +113,5 @@ def test_async_channel_shared_by_many_hooks(milvus_client, milvus_uri):
 
     channels, tcp = asyncio.run(many())
     assert channels == 1
-    assert tcp == 1
+    # gRPC may also reuse a still-open connection of an earlier channel to the same address.
+    assert tcp <= 1
