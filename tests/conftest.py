@@ -21,7 +21,7 @@ os.environ.update(
         "AIRFLOW_HOME": str(_AIRFLOW_HOME),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         # dag.test() wants the DAG file inside the dags folder; the tests build their DAGs here.
-        "AIRFLOW__CORE__DAGS_FOLDER": str(TESTS_DIR),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(TESTS_DIR / "dags"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
     }

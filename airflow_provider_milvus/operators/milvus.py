@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 RUNNING_IMPORT_STATES = ("ImportPending", "ImportStarted", "ImportPersisted")
+FLUSH_RESULT_KEY = "flush_result"
 
 
 class _MilvusWaitingOperator(BaseOperator):
@@ -64,9 +65,7 @@ class _MilvusWaitingOperator(BaseOperator):
     def hook(self) -> MilvusHook:
         return MilvusHook(milvus_conn_id=self.milvus_conn_id)
 
-    def _wait(
-        self, target: WaitTarget, trigger_cls: type[MilvusWaitTrigger], trigger_kwargs: dict, resume: dict
-    ) -> Any:
+    def _wait(self, target: WaitTarget, trigger_cls: type[MilvusWaitTrigger], trigger_kwargs: dict) -> Any:
         """Wait for the target here, or defer to the trigger (resuming in ``execute_complete``)."""
         deadline = deadline_after(self.wait_timeout)
         if self.deferrable:
@@ -79,7 +78,6 @@ class _MilvusWaitingOperator(BaseOperator):
                     rpc_timeout=self.rpc_timeout,
                 ),
                 method_name="execute_complete",
-                kwargs=resume,
                 timeout=timedelta(seconds=self.wait_timeout + DEFER_GRACE_SECONDS) if self.wait_timeout else None,
             )
         return wait_sync(self.hook, target, poll_interval=self.poll_interval, deadline=deadline, logger=self.log)
@@ -118,17 +116,16 @@ class MilvusFlushOperator(_MilvusWaitingOperator):
             self.log.info("Flushed %r: segments %s, flush_ts %s", name, info["segment_ids"], info["flush_ts"])
         if not self.wait_for_completion:
             return result
+        # Kept for execute_complete: resuming from the triggerer starts a fresh operator.
+        context["ti"].xcom_push(key=FLUSH_RESULT_KEY, value=result)
         target = FlushStateTarget.from_flush_result(result, rpc_timeout=self.rpc_timeout)
-        self._wait(
-            target,
-            MilvusFlushStateTrigger,
-            {"collections": target.collections, "db_name": target.db_name},
-            {"flush_result": result},
-        )
+        self._wait(target, MilvusFlushStateTrigger, {"collections": target.collections, "db_name": target.db_name})
         return {**result, "flushed": True}
 
-    def execute_complete(self, context: Context, event: dict[str, Any], flush_result: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         raise_for_event(event)
+        ti = context["ti"]
+        flush_result = ti.xcom_pull(task_ids=ti.task_id, key=FLUSH_RESULT_KEY, map_indexes=ti.map_index)
         return {**flush_result, "flushed": True}
 
 
@@ -201,11 +198,10 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         context["ti"].xcom_push(key="import_state", value=state)
         return task_id
 
-    def execute_complete(self, context: Context, event: dict[str, Any], import_task_id: int) -> int:
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> int:
         if isinstance(event, dict) and event.get("import_state"):
             context["ti"].xcom_push(key="import_state", value=event["import_state"])
-        raise_for_event(event)
-        return import_task_id
+        return raise_for_event(event)["import_state"]["id"]
 
     def _running_import(self, context: Context, collection: str, files: list[str]) -> int | None:
         """On a retry, the import an earlier try started for the same input, if still running.

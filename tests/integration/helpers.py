@@ -63,8 +63,15 @@ def row_count(client, name: str) -> int:
     return int(client.get_collection_stats(name)["row_count"])
 
 
-def run_dag(dag, timeout: float = 180) -> dict[str, Any]:
-    """Run a DAG with dag.test() and return {task_id: task instance} of the run.
+def dag(dag_id: str):
+    """A DAG of the tests' dags folder, by ID (dag.test() needs it to come from there)."""
+    from tests.dags import flush_dags
+
+    return {**flush_dags.DAGS}[dag_id]
+
+
+def run_dag(dag, params: dict[str, Any] | None = None, timeout: float = 180):
+    """Run a DAG with dag.test() and return its DagRun.
 
     dag.test() never enforces a trigger's timeout, so this guards the whole run with an alarm.
     """
@@ -76,8 +83,27 @@ def run_dag(dag, timeout: float = 180) -> dict[str, Any]:
     previous = signal.signal(signal.SIGALRM, alarm)
     signal.alarm(int(timeout))
     try:
-        dag_run = dag.test()
+        dag_run = dag.test(run_conf=params)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     return dag_run
+
+
+def task_states(dag_run) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in _tis(dag_run)}
+
+
+def xcom(dag_run, task_id: str, key: str = "return_value") -> Any:
+    [ti] = [ti for ti in _tis(dag_run) if ti.task_id == task_id]
+    return ti.xcom_pull(task_ids=task_id, key=key)
+
+
+def _tis(dag_run):
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = dag_run.get_task_instances(session=session)
+        for ti in tis:
+            session.expunge(ti)
+    return tis

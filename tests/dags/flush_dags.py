@@ -1,0 +1,64 @@
+"""DAGs the flush tests run (with dag.test()); their inputs come from params."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_milvus.operators.milvus import MilvusFlushOperator
+from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor
+
+START = pendulum.datetime(2025, 1, 1, tz="UTC")
+DAGS: dict[str, DAG] = {}
+
+for deferrable in (False, True):
+    with DAG(
+        f"flush_and_wait_{'deferred' if deferrable else 'in_worker'}",
+        schedule=None,
+        start_date=START,
+        params={"collections": ["c"], "db_name": ""},
+        render_template_as_native_obj=True,
+    ) as dag:
+        MilvusFlushOperator(
+            task_id="flush",
+            collection_names="{{ params.collections }}",
+            db_name="{{ params.db_name }}",
+            wait_for_completion=True,
+            deferrable=deferrable,
+            poll_interval=0.5,
+            wait_timeout=120,
+        )
+    DAGS[dag.dag_id] = dag
+
+for mode in ("poke", "reschedule", "deferrable"):
+    with DAG(f"flush_then_sensor_{mode}", schedule=None, start_date=START, params={"collection": "c"}) as dag:
+        flush = MilvusFlushOperator(task_id="flush", collection_names="{{ params.collection }}")
+        MilvusFlushStateSensor(
+            task_id="wait",
+            flush_result=flush.output,
+            poke_interval=0.5,
+            timeout=120,
+            mode="reschedule" if mode == "reschedule" else "poke",
+            deferrable=mode == "deferrable",
+        )
+    DAGS[dag.dag_id] = dag
+
+for soft_fail in (False, True):
+    with DAG(
+        f"flush_sensor_deadline{'_soft_fail' if soft_fail else ''}",
+        schedule=None,
+        start_date=START,
+        params={"collection": "c", "segment_ids": [1], "flush_ts": 1},
+    ) as dag:
+        # Templates render lists as text ("[1, 2]"); the sensor reads them back as lists.
+        MilvusFlushStateSensor(
+            task_id="wait",
+            segment_ids="{{ params.segment_ids }}",
+            collection_name="{{ params.collection }}",
+            flush_ts="{{ params.flush_ts }}",
+            poke_interval=0.5,
+            timeout=2,
+            soft_fail=soft_fail,
+            deferrable=True,
+        )
+    DAGS[dag.dag_id] = dag
