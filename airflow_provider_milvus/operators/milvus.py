@@ -189,9 +189,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
             return task_id
         target = ImportStateTarget(task_id, rpc_timeout=self.rpc_timeout)
         try:
-            state = self._wait(
-                target, MilvusImportStateTrigger, {"import_task_id": task_id}, {"import_task_id": task_id}
-            )
+            state = self._wait(target, MilvusImportStateTrigger, {"import_task_id": task_id})
         except MilvusWaitFailed as err:
             context["ti"].xcom_push(key="import_state", value=err.result)
             raise

@@ -1,0 +1,147 @@
+"""Bulk insert: hook, operator, import-state sensor and trigger against the real Milvus server."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+from airflow_provider_milvus.hooks.milvus import MilvusError, MilvusHook
+from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator
+from airflow_provider_milvus.triggers.milvus import MilvusImportStateTrigger
+from airflow_provider_milvus.wait import ImportStateTarget, MilvusWaitFailed, deadline_after, wait_sync
+
+from .helpers import (
+    dag,
+    make_collection,
+    row_count,
+    run_dag,
+    task_states,
+    vectors,
+    write_json,
+    write_numpy,
+    write_parquet,
+    xcom,
+)
+
+ROWS = 1000
+
+
+def wait_for_import(task_id: int) -> dict:
+    return wait_sync(MilvusHook(), ImportStateTarget(task_id), poll_interval=0.3, deadline=deadline_after(120))
+
+
+@pytest.mark.parametrize("fmt", ["json", "parquet", "numpy"])
+def test_import_each_format_completes(milvus_client, import_dir, fmt):
+    name = make_collection(milvus_client)
+    rows = vectors(ROWS)
+    files = {"json": lambda: [write_json(import_dir, rows)], "parquet": lambda: [write_parquet(import_dir, rows)],
+             "numpy": lambda: write_numpy(import_dir, rows)}[fmt]()  # fmt: skip
+    hook = MilvusHook()
+    task_id = hook.bulk_insert(name, files)
+    state = wait_for_import(task_id)
+    assert state["state"] == "ImportCompleted"
+    assert state["id"] == task_id and state["row_count"] == ROWS
+    assert state["infos"]["files"] == ",".join(files)
+    assert row_count(milvus_client, name) == ROWS
+    assert any(t["id"] == task_id for t in hook.list_import_tasks(name))
+
+
+@pytest.mark.parametrize("mode", ["in_worker", "deferred"])
+def test_operator_waits_for_completion(airflow_db, milvus_client, import_dir, mode):
+    name = make_collection(milvus_client)
+    run = run_dag(
+        dag(f"bulk_insert_and_wait_{mode}"), {"collection": name, "files": [write_parquet(import_dir, vectors(ROWS))]}
+    )
+    assert task_states(run) == {"bulk_insert": "success"}
+    task_id = xcom(run, "bulk_insert")
+    state = xcom(run, "bulk_insert", key="import_state")
+    assert isinstance(task_id, int) and state["id"] == task_id
+    assert state["state"] == "ImportCompleted" and state["row_count"] == ROWS
+    assert row_count(milvus_client, name) == ROWS
+
+
+@pytest.mark.parametrize("mode", ["poke", "deferrable"])
+def test_sensor_waits_for_import(airflow_db, milvus_client, import_dir, mode):
+    name = make_collection(milvus_client)
+    run = run_dag(
+        dag(f"bulk_insert_then_sensor_{mode}"), {"collection": name, "files": [write_json(import_dir, vectors(ROWS))]}
+    )
+    assert task_states(run) == {"bulk_insert": "success", "wait": "success"}
+    state = xcom(run, "wait")
+    assert state["state"] == "ImportCompleted" and state["id"] == xcom(run, "bulk_insert")
+    assert row_count(milvus_client, name) == ROWS
+
+
+BAD_FILES = {
+    "content does not match the schema": lambda d: [write_json(d, [{"id": 1, "not_a_field": [0.1]}])],
+    "missing file": lambda d: [str(d / "does-not-exist.json")],
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_failed_import_fails_with_milvus_reason(milvus_client, import_dir, case):
+    name = make_collection(milvus_client)
+    task_id = MilvusHook().bulk_insert(name, BAD_FILES[case](import_dir))
+    with pytest.raises(MilvusWaitFailed) as err:
+        wait_for_import(task_id)
+    assert err.value.result["state"] == "ImportFailed"
+    reason = err.value.result["failed_reason"]
+    assert reason and reason in str(err.value)
+
+
+@pytest.mark.parametrize("mode", ["in_worker", "deferred"])
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_failed_import_fails_the_task(airflow_db, milvus_client, import_dir, mode, case):
+    name = make_collection(milvus_client)
+    run = run_dag(dag(f"bulk_insert_and_wait_{mode}"), {"collection": name, "files": BAD_FILES[case](import_dir)})
+    assert task_states(run) == {"bulk_insert": "failed"}
+    state = xcom(run, "bulk_insert", key="import_state")
+    assert state["state"] == "ImportFailed" and state["failed_reason"]
+
+
+def test_sensor_fails_at_once_on_failed_import(airflow_db, milvus_client, import_dir):
+    name = make_collection(milvus_client)
+    run = run_dag(
+        dag("bulk_insert_then_sensor_deferrable"), {"collection": name, "files": BAD_FILES["missing file"](import_dir)}
+    )
+    # The sensor's timeout is 120 s; it fails on ImportFailed instead of waiting for it.
+    assert task_states(run) == {"bulk_insert": "success", "wait": "failed"}
+
+
+def test_milvus_errors_carry_code_and_reason(milvus_client, import_dir):
+    name = make_collection(milvus_client)
+    hook = MilvusHook()
+    path = write_json(import_dir, vectors(10))
+    with pytest.raises(MilvusError, match=r"code 200\).*partition not found"):
+        hook.bulk_insert(name, [path], partition_name="no_such_partition")
+    with pytest.raises(MilvusError, match="collection not found"):
+        hook.bulk_insert("no_such_collection", [path])
+    with pytest.raises(MilvusError, match=r"GetImportState failed \(code 1000\).*key not found"):
+        hook.get_import_state(123456789)
+
+
+def test_retried_task_reattaches_to_running_import(milvus_client, import_dir):
+    name = make_collection(milvus_client)
+    files = [write_json(import_dir, vectors(50_000))]
+    first = MilvusHook().bulk_insert(name, files)
+    pushed = {}
+    context = {"ti": SimpleNamespace(try_number=2, xcom_push=lambda key, value: pushed.__setitem__(key, value))}
+    operator = MilvusBulkInsertOperator(
+        task_id="bulk_insert", collection_name=name, files=files, wait_for_completion=True, poll_interval=0.3
+    )
+    assert operator.execute(context) == first
+    assert pushed["import_state"]["state"] == "ImportCompleted"
+    assert [t["id"] for t in MilvusHook().list_import_tasks(name)] == [first]
+    assert row_count(milvus_client, name) == 50_000
+
+
+def test_trigger_roundtrip_and_run(milvus_client, import_dir):
+    name = make_collection(milvus_client)
+    task_id = MilvusHook().bulk_insert(name, [write_json(import_dir, vectors(ROWS))])
+    _, kwargs = MilvusImportStateTrigger(import_task_id=task_id, poll_interval=0.3).serialize()
+    event = asyncio.run(asyncio.wait_for(anext(MilvusImportStateTrigger(**kwargs).run()), 90))
+    assert event.payload["status"] == "success"
+    assert event.payload["import_state"]["state"] == "ImportCompleted"
+    assert event.payload["import_state"]["row_count"] == ROWS
