@@ -108,7 +108,8 @@ class MilvusConnectionSettings:
     def from_connection(cls, conn: Connection) -> MilvusConnectionSettings:
         conn_id = conn.conn_id
         where = f"Milvus connection {conn_id!r}"
-        extra = conn.extra_dejson
+        # Older forms saved extras with an "extra__milvus__" prefix; accept both spellings.
+        extra = {key.removeprefix("extra__milvus__"): value for key, value in conn.extra_dejson.items()}
         host = (conn.host or "").strip()
         if not host:
             raise MilvusConfigError(f"{where}: host is empty; give a hostname or a URI like http://host:19530")

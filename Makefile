@@ -1,0 +1,24 @@
+# Two commands do everything on a fresh Linux x86_64 machine with Python 3.11:
+#   make demo   runs the example DAG against an embedded Milvus
+#   make test   runs the test suite (it starts its own Milvus)
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint venv
+
+$(BIN)/airflow: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+venv: $(BIN)/airflow
+
+demo: $(BIN)/airflow
+	$(BIN)/python -m demo $(DEMO_ARGS)
+
+test: $(BIN)/airflow
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -v --durations=15

@@ -1,0 +1,119 @@
+"""Bulk-load embeddings into Milvus, wait for them without holding worker slots, then search.
+
+create_collection -> write_import_files -> bulk_insert (one mapped task per file)
+-> wait_for_import (deferrable, one per import) -> flush -> wait_for_flush (deferrable) -> search
+
+Runs against the ``milvus_default`` connection: the embedded server of ``make demo``, or your own
+Milvus. Import files must be where the Milvus server can read them:
+
+- a Milvus with local storage (the embedded one, a single-node Docker with a shared volume): write
+  them to a directory it can read and pass absolute paths (``import_dir`` below);
+- a Milvus with MinIO or S3: upload each file to the bucket Milvus uses (e.g. with the Amazon
+  provider's ``S3Hook.load_file``) and pass the object keys (``"imports/part-0.parquet"``) as
+  ``files`` instead of local paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from airflow_provider_milvus.hooks.milvus import MilvusHook
+from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator, MilvusFlushOperator
+from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor, MilvusImportStateSensor
+
+DIM = 32
+
+
+@dag(
+    schedule=None,
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["milvus", "example"],
+    params={
+        "collection": Param("airflow_bulk_load", type="string"),
+        "rows_per_file": Param(2000, type="integer", minimum=1),
+        # Must be readable by the Milvus server (see the module docstring for MinIO/S3).
+        "import_dir": Param(os.environ.get("MILVUS_IMPORT_DIR", "/tmp/milvus-imports"), type="string"),
+    },
+)
+def example_milvus_bulk_load():
+    @task
+    def create_collection(params=None) -> str:
+        """Create the collection with a vector index, unless it exists."""
+        from pymilvus import DataType, MilvusClient
+
+        client: MilvusClient = MilvusHook().get_conn()
+        name = params["collection"]
+        if not client.has_collection(name):
+            schema = MilvusClient.create_schema(auto_id=False)
+            schema.add_field("id", DataType.INT64, is_primary=True)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
+            index = MilvusClient.prepare_index_params()
+            index.add_index(field_name="vector", index_type="AUTOINDEX", metric_type="L2")
+            client.create_collection(name, schema=schema, index_params=index)
+        return name
+
+    @task
+    def write_import_files(params=None) -> list[list[str]]:
+        """Generate vectors into one Parquet file, one JSON file and one set of NumPy files."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = params["rows_per_file"]
+        out = Path(params["import_dir"]) / pendulum.now("UTC").format("YYYYMMDDHHmmss")
+        out.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(7)
+
+        def batch(part: int) -> tuple[np.ndarray, np.ndarray]:
+            ids = np.arange(part * rows, (part + 1) * rows, dtype=np.int64)
+            return ids, rng.random((rows, DIM), dtype=np.float32)
+
+        ids, vecs = batch(0)
+        parquet = out / "part-0.parquet"
+        pq.write_table(pa.table({"id": ids, "vector": pa.array(list(vecs), pa.list_(pa.float32()))}), parquet)
+
+        ids, vecs = batch(1)
+        json_file = out / "part-1.json"
+        json_file.write_text(
+            json.dumps({"rows": [{"id": int(i), "vector": v.tolist()} for i, v in zip(ids, vecs, strict=True)]})
+        )
+
+        ids, vecs = batch(2)
+        np.save(out / "id.npy", ids)
+        np.save(out / "vector.npy", vecs)
+        return [[str(parquet)], [str(json_file)], [str(out / "id.npy"), str(out / "vector.npy")]]
+
+    @task
+    def search(collection: str, params=None) -> dict:
+        """Load the collection and run one search: the imported data is there."""
+        client = MilvusHook().get_conn()
+        client.load_collection(collection)
+        total = client.get_collection_stats(collection)["row_count"]
+        hits = client.search(collection, data=[[0.5] * DIM], limit=3, output_fields=["id"])
+        print(f"Collection {collection!r} holds {total} rows; nearest ids: {[h['id'] for h in hits[0]]}")
+        return {"row_count": int(total), "nearest_ids": [int(h["id"]) for h in hits[0]]}
+
+    collection = create_collection()
+    files = write_import_files()
+    collection >> files
+
+    imports = MilvusBulkInsertOperator.partial(task_id="bulk_insert", collection_name=collection).expand(files=files)
+    waits = MilvusImportStateSensor.partial(
+        task_id="wait_for_import", deferrable=True, poke_interval=2, timeout=600
+    ).expand(import_task_id=imports.output)
+
+    flush = MilvusFlushOperator(task_id="flush", collection_names=collection)
+    wait_for_flush = MilvusFlushStateSensor(
+        task_id="wait_for_flush", flush_result=flush.output, deferrable=True, poke_interval=2, timeout=600
+    )
+    waits >> flush
+    wait_for_flush >> search(collection)
+
+
+example_milvus_bulk_load()
