@@ -1,7 +1,7 @@
 # Two commands do everything on a fresh Linux x86_64 machine with Python 3.11:
 #   make demo   runs the example DAG against an embedded Milvus
 #   make test   runs the test suite (it starts its own Milvus)
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 

@@ -1,0 +1,1 @@
+"""The one-command demo: the example DAG through a real Airflow against an embedded Milvus."""
