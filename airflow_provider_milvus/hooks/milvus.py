@@ -22,6 +22,7 @@ import grpc
 import grpc.aio
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
+from airflow.sdk.log import amask_secret, mask_secret
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, milvus_pb2_grpc
 
 from airflow_provider_milvus.validation import (
@@ -187,12 +188,22 @@ class MilvusConnectionSettings:
     def uri(self) -> str:
         return f"{'https' if self.secure else 'http'}://{self.address}"
 
+    @property
+    def authorization(self) -> str:
+        """The ``authorization`` metadata value: base64 of the token or of ``user:password``."""
+        secret = self.token or (f"{self.user}:{self.password}" if self.user else "")
+        return base64.b64encode(secret.encode()).decode() if secret else ""
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret value these settings hold, in every form they are sent in."""
+        return [value for value in (self.password, self.token, self.authorization) if value]
+
     def metadata(self, db_name: str | None = None) -> tuple[tuple[str, str], ...]:
         """The gRPC metadata of every call: credentials and the target database."""
         md: list[tuple[str, str]] = []
-        secret = self.token or (f"{self.user}:{self.password}" if self.user else "")
-        if secret:
-            md.append(("authorization", base64.b64encode(secret.encode()).decode()))
+        if self.authorization:
+            md.append(("authorization", self.authorization))
         db = db_name or self.db_name
         if db:
             md.append(("dbname", db))
@@ -416,7 +427,10 @@ class MilvusHook(BaseHook):
             except AirflowNotFoundException:
                 _explain_unparsable_env_connection(self.milvus_conn_id)
                 raise
-            self._settings = MilvusConnectionSettings.from_connection(conn)
+            settings = MilvusConnectionSettings.from_connection(conn)
+            for secret in settings.secrets:
+                mask_secret(secret)
+            self._settings = settings
         return self._settings
 
     async def asettings(self) -> MilvusConnectionSettings:
@@ -429,7 +443,10 @@ class MilvusHook(BaseHook):
                     _explain_unparsable_env_connection(self.milvus_conn_id)
                     raise
                 # Parsing checks TLS files on disk: keep that off the event loop.
-                self._settings = await asyncio.to_thread(MilvusConnectionSettings.from_connection, conn)
+                settings = await asyncio.to_thread(MilvusConnectionSettings.from_connection, conn)
+                for secret in settings.secrets:
+                    await amask_secret(secret)
+                self._settings = settings
             self._async_credentials = await asyncio.to_thread(self._settings.channel_credentials)
             self._async_ready = True
         return self._settings

@@ -55,10 +55,15 @@ def test_uri_host_port_wins_and_default_port(monkeypatch):
     assert s.secure and s.uri == "https://h:19530"
 
 
-def test_secrets_not_in_repr(monkeypatch):
+def test_secrets_not_in_repr_and_masked_in_logs(monkeypatch):
+    from airflow.sdk._shared.secrets_masker import redact
+
     s = settings_from_env(monkeypatch, "milvus://user:s3cret-pw@h:1?token=t0ken-value")
     assert "s3cret-pw" not in repr(s) and "t0ken-value" not in repr(s)
     assert "s3cret-pw" not in repr(MilvusHook())
+    # Every form a secret is sent in is registered with Airflow's secrets masker.
+    for secret in ("s3cret-pw", "t0ken-value", s.authorization):
+        assert secret not in redact(f"a log line with {secret} in it")
 
 
 @pytest.mark.parametrize(
