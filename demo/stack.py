@@ -1,0 +1,232 @@
+"""A real Airflow on this machine (``airflow standalone``: scheduler, dag-processor, triggerer,
+api-server, SQLite, LocalExecutor), started and stopped by process group. Used by the demo and the
+end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_milvus.embedded import free_port, port_open
+
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 1.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@dataclass
+class TaskResult:
+    task_id: str
+    map_index: int
+    state: str
+    duration: float
+    trigger_seconds: float | None  # how long its trigger(s) ran in the triggerer; None if never deferred
+    log: str  # the task's log and its trigger logs, as text
+
+
+class AirflowStack:
+    """Runs ``airflow standalone`` with its home, DAGs folder and ports of our choosing.
+
+    :param home: AIRFLOW_HOME (created).
+    :param dags_folder: Folder of DAG files.
+    :param env: Further environment, e.g. connections as ``AIRFLOW_CONN_*``.
+    :param api_port: API server port; a free one by default.
+    """
+
+    def __init__(self, home: Path, dags_folder: Path, env: dict[str, str], api_port: int | None = None) -> None:
+        self.home = Path(home)
+        self.dags_folder = Path(dags_folder)
+        self.api_port = api_port or free_port()
+        self.log_server_ports = (free_port(), free_port())
+        self.process: subprocess.Popen | None = None
+        self.env = {
+            **os.environ,
+            **env,
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_server_ports[0]),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.log_server_ports[1]),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            # `airflow standalone` starts its components as `airflow ...` from PATH.
+            "PATH": f"{Path(AIRFLOW).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "standalone.log"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start(self, timeout: float = 240) -> AirflowStack:
+        busy = [str(p) for p in (self.api_port, *self.log_server_ports) if port_open(p)]
+        if busy:
+            raise RuntimeError(f"Cannot start Airflow: port(s) {', '.join(busy)} on 127.0.0.1 already in use")
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [AIRFLOW, "standalone"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                start_new_session=True,  # its own group: stop() ends every component it started
+            )
+        try:
+            wait_until("the Airflow API", self._healthy, timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _healthy(self) -> bool:
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"airflow standalone exited; see {self.log_path}")
+        try:
+            with urllib.request.urlopen(f"{self.ui_url}/api/v2/monitor/health", timeout=2) as reply:
+                health = json.load(reply)
+        except (OSError, ValueError):
+            return False
+        return all(
+            (health.get(part) or {}).get("status") == "healthy" for part in ("metadatabase", "scheduler", "triggerer")
+        )
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.process is None:
+            return
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                self.process.poll()
+                try:
+                    os.killpg(self.process.pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.2)
+            else:
+                continue
+            break
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def cli(self, *args: str, timeout: float = 120) -> str:
+        done = subprocess.run([AIRFLOW, *args], capture_output=True, text=True, timeout=timeout, env=self.env)
+        if done.returncode:
+            raise RuntimeError(f"airflow {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def wait_parsed(self, dag_ids: list[str], timeout: float = 180) -> None:
+        def parsed() -> bool:
+            out = self.cli("dags", "list", "-o", "json")
+            listed = {d["dag_id"] for d in _json_line(out)}
+            return set(dag_ids) <= listed
+
+        wait_until(f"DAGs {dag_ids} to be parsed", parsed, timeout, 3)
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        out = self.cli("dags", "trigger", dag_id, "-c", json.dumps(conf or {}), "-o", "json")
+        return _json_line(out)[0]["dag_run_id"]
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float) -> str:
+        def finished() -> str | None:
+            for run in _json_line(self.cli("dags", "list-runs", dag_id, "-o", "json")):
+                if run["run_id"] == run_id and run["state"] in ("success", "failed"):
+                    return run["state"]
+            return None
+
+        return wait_until(f"run {run_id} of {dag_id}", finished, timeout, 2)
+
+    def task_results(self, dag_id: str, run_id: str) -> list[TaskResult]:
+        results = []
+        tis = _json_line(self.cli("tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"))
+        run_logs = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+        for ti in tis:
+            map_index = int(ti.get("map_index", -1) if ti.get("map_index") not in (None, "") else -1)
+            folder = run_logs / f"task_id={ti['task_id']}"
+            if map_index >= 0:
+                folder = folder / f"map_index={map_index}"
+            logs = sorted(folder.glob("attempt=*.log*")) if folder.exists() else []
+            results.append(
+                TaskResult(
+                    task_id=ti["task_id"],
+                    map_index=map_index,
+                    state=str(ti["state"]),
+                    duration=_duration(ti),
+                    trigger_seconds=_trigger_seconds([p for p in logs if ".trigger." in p.name]),
+                    log="\n".join(p.read_text(errors="replace") for p in logs),
+                )
+            )
+        return results
+
+
+def _json_line(out: str) -> Any:
+    """The CLI may log before its JSON output: the JSON is the line that starts with [ or {."""
+    for line in out.splitlines():
+        if line.startswith(("[", "{")):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    return []
+
+
+def _duration(ti: dict[str, Any]) -> float:
+    import pendulum
+
+    if ti.get("start_date") and ti.get("end_date"):
+        return (pendulum.parse(ti["end_date"]) - pendulum.parse(ti["start_date"])).total_seconds()
+    return 0.0
+
+
+def _trigger_seconds(trigger_logs: list[Path]) -> float | None:
+    """From 'trigger ... starting' to 'Trigger fired event' in each trigger log, summed."""
+    import pendulum
+
+    if not trigger_logs:
+        return None
+    total = 0.0
+    for path in trigger_logs:
+        start = fired = None
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            event = str(record.get("event", ""))
+            if event.startswith("trigger ") and event.endswith("starting") and start is None:
+                start = pendulum.parse(record["timestamp"])
+            elif event == "Trigger fired event":
+                fired = pendulum.parse(record["timestamp"])
+        if start and fired:
+            total += (fired - start).total_seconds()
+    return total

@@ -1,0 +1,47 @@
+"""DAGs the end-to-end tests run through a real scheduler and triggerer, next to the examples."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator
+from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor
+
+START = pendulum.datetime(2025, 1, 1, tz="UTC")
+
+with DAG(
+    "e2e_bulk_insert",
+    schedule=None,
+    start_date=START,
+    params={"collection": "c", "files": ["f.json"]},
+    render_template_as_native_obj=True,
+):
+    MilvusBulkInsertOperator(
+        task_id="bulk_insert",
+        collection_name="{{ params.collection }}",
+        files="{{ params.files }}",
+        wait_for_completion=True,
+        deferrable=True,
+        poll_interval=1,
+        wait_timeout=120,
+    )
+
+for soft_fail in (False, True):
+    with DAG(
+        f"e2e_flush_wait{'_soft_fail' if soft_fail else ''}",
+        schedule=None,
+        start_date=START,
+        params={"collection": "c", "segment_ids": [1], "flush_ts": 1, "timeout": 60},
+        render_template_as_native_obj=True,
+    ):
+        MilvusFlushStateSensor(
+            task_id="wait",
+            segment_ids="{{ params.segment_ids }}",
+            collection_name="{{ params.collection }}",
+            flush_ts="{{ params.flush_ts }}",
+            poke_interval=1,
+            timeout=8,
+            soft_fail=soft_fail,
+            deferrable=True,
+        )
