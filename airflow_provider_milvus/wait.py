@@ -105,11 +105,20 @@ def wait_steps(
     poll_interval: float,
     deadline: pendulum.DateTime | None,
     logger: logging.Logger | Any = log,
+    first_poll_after: float = 0.0,
 ) -> Generator[_Poll | _Sleep, Any, Any]:
-    """The wait policy. Yields steps; is sent each poll's answer (or thrown its error)."""
+    """The wait policy. Yields steps; is sent each poll's answer (or thrown its error).
+
+    ``first_poll_after`` delays the first poll (jittered), for callers that have just asked.
+    """
     started = pendulum.now("UTC")
     retries = 0
     last_progress = ""
+    if first_poll_after > 0:
+        delay = first_poll_after * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
+        if deadline is not None:
+            delay = max(0.0, min(delay, (deadline - started).total_seconds()))
+        yield _Sleep(delay)
     while True:
         try:
             answer = yield _Poll()
@@ -157,9 +166,12 @@ def wait_sync(
     poll_interval: float,
     deadline: pendulum.DateTime | None,
     logger: logging.Logger | Any = log,
+    first_poll_after: float = 0.0,
 ) -> Any:
     """Wait in this thread (a worker slot). Returns the target's final result."""
-    steps = wait_steps(target, poll_interval=poll_interval, deadline=deadline, logger=logger)
+    steps = wait_steps(
+        target, poll_interval=poll_interval, deadline=deadline, logger=logger, first_poll_after=first_poll_after
+    )
     try:
         step = next(steps)
         while True:
@@ -184,9 +196,12 @@ async def wait_async(
     poll_interval: float,
     deadline: pendulum.DateTime | None,
     logger: logging.Logger | Any = log,
+    first_poll_after: float = 0.0,
 ) -> Any:
     """Wait on the running event loop (a trigger). Returns the target's final result."""
-    steps = wait_steps(target, poll_interval=poll_interval, deadline=deadline, logger=logger)
+    steps = wait_steps(
+        target, poll_interval=poll_interval, deadline=deadline, logger=logger, first_poll_after=first_poll_after
+    )
     try:
         step = next(steps)
         while True:

@@ -105,12 +105,12 @@ def example_milvus_bulk_load():
 
     imports = MilvusBulkInsertOperator.partial(task_id="bulk_insert", collection_name=collection).expand(files=files)
     waits = MilvusImportStateSensor.partial(
-        task_id="wait_for_import", deferrable=True, poke_interval=2, timeout=600
+        task_id="wait_for_import", deferrable=True, poke_interval=10, timeout=600
     ).expand(import_task_id=imports.output)
 
     flush = MilvusFlushOperator(task_id="flush", collection_names=collection)
     wait_for_flush = MilvusFlushStateSensor(
-        task_id="wait_for_flush", flush_result=flush.output, deferrable=True, poke_interval=2, timeout=600
+        task_id="wait_for_flush", flush_result=flush.output, deferrable=True, poke_interval=10, timeout=600
     )
     waits >> flush
     wait_for_flush >> search(collection)

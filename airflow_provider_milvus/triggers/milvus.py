@@ -99,8 +99,16 @@ class MilvusWaitTrigger(BaseTrigger):
         hook = MilvusHook(milvus_conn_id=self.milvus_conn_id)
         target = self.target()
         try:
+            # The task asked Milvus just before deferring: the first poll here waits one interval.
+            # (That also keeps clear of an Airflow 3.3 race, apache/airflow#71580, in which a
+            # trigger firing within seconds of the deferral can get its task marked failed.)
             result = await wait_async(
-                hook, target, poll_interval=self.poll_interval, deadline=self._deadline, logger=self.log
+                hook,
+                target,
+                poll_interval=self.poll_interval,
+                deadline=self._deadline,
+                logger=self.log,
+                first_poll_after=self.poll_interval,
             )
         except MilvusWaitTimeout as err:
             yield TriggerEvent({"status": "timeout", "message": str(err)})

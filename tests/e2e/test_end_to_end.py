@@ -4,6 +4,7 @@ running the example DAG and failure cases against the real Milvus server."""
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -15,13 +16,30 @@ from tests.integration.helpers import make_collection, row_count, vectors, write
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAG = "example_milvus_bulk_load"
-E2E_DAGS = ["e2e_bulk_insert", "e2e_flush_wait", "e2e_flush_wait_soft_fail"]
+E2E_DAGS = ["e2e_bulk_insert", "e2e_flush_wait", "e2e_flush_timeout", "e2e_flush_timeout_soft_fail"]
 RUN_TIMEOUT = 180
 
 
 def tso(seconds_from_now: float) -> int:
     """A Milvus hybrid timestamp: physical milliseconds shifted past 18 logical bits."""
     return int((time.time() + seconds_from_now) * 1000) << 18
+
+
+def flush_when_deferred(stack: AirflowStack, dag_id: str, run_id: str, collection: str, client) -> threading.Thread:
+    """Once the sensor's trigger runs, insert a row and flush: the checkpoint then passes its flush_ts."""
+
+    def work() -> None:
+        logs = stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while time.monotonic() < deadline and not list(logs.rglob("attempt=*.log.trigger.*.log")):
+            time.sleep(0.5)
+        time.sleep(2)  # let the trigger poll "not flushed" at least once
+        client.insert(collection, vectors(1, start=10**6))
+        MilvusHook().flush(collection)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +59,10 @@ def stack(milvus_server, tmp_path_factory):
         airflow.stop()
 
 
-def run(stack: AirflowStack, dag_id: str, conf: dict) -> tuple[str, dict]:
+def run(stack: AirflowStack, dag_id: str, conf: dict, while_running=None) -> tuple[str, dict]:
     run_id = stack.trigger(dag_id, conf)
+    if while_running:
+        while_running(run_id)
     state = stack.wait_run(dag_id, run_id, RUN_TIMEOUT)
     return state, {(t.task_id, t.map_index): t for t in stack.task_results(dag_id, run_id)}
 
@@ -65,8 +85,15 @@ def test_bulk_load_example_succeeds_with_deferred_sensors(stack, milvus_client):
 def test_sensor_really_waits_in_the_triggerer(stack, milvus_client):
     collection = make_collection(milvus_client, rows=100)
     segments = MilvusHook().flush(collection)["collections"][collection]["segment_ids"]
-    # Flushed only once Milvus's checkpoints pass a moment 3 s from now: the sensor must defer.
-    state, tasks = run(stack, "e2e_flush_wait", {"collection": collection, "segment_ids": segments, "flush_ts": tso(3)})
+    # Flushed only once a checkpoint passes a moment after now, which takes another flush: the
+    # sensor has to defer, and its trigger sees it flushed once the test flushes again.
+    conf = {"collection": collection, "segment_ids": segments, "flush_ts": tso(1)}
+    state, tasks = run(
+        stack,
+        "e2e_flush_wait",
+        conf,
+        lambda run_id: flush_when_deferred(stack, "e2e_flush_wait", run_id, collection, milvus_client),
+    )
     wait = tasks[("wait", -1)]
     assert state == "success" and wait.state == "success"
     assert wait.trigger_seconds is not None and wait.trigger_seconds > 0
@@ -95,7 +122,7 @@ def test_good_import_through_the_triggerer(stack, milvus_client, import_dir):
 
 
 @pytest.mark.parametrize(
-    ("dag_id", "expected"), [("e2e_flush_wait", "failed"), ("e2e_flush_wait_soft_fail", "skipped")]
+    ("dag_id", "expected"), [("e2e_flush_timeout", "failed"), ("e2e_flush_timeout_soft_fail", "skipped")]
 )
 def test_sensor_timeout_while_deferred(stack, milvus_client, dag_id, expected):
     collection = make_collection(milvus_client, rows=100)

@@ -149,3 +149,13 @@ def test_import_states_are_classified(state, outcome):
     assert check.progress == f"{state}, 5 rows, 50%"
     if outcome is Outcome.FAILED:
         assert "bad row 3" in check.message
+
+
+def test_first_poll_can_wait_one_interval(fast_sleeps):
+    target = Scripted(["done"])
+    steps = wait.wait_steps(target, poll_interval=4, deadline=None, first_poll_after=4)
+    first = next(steps)
+    assert isinstance(first, wait._Sleep) and 3.6 <= first.seconds <= 4.4
+    assert target.polls == 0
+    assert asyncio.run(wait_async(None, Scripted(["done"]), poll_interval=4, deadline=None, first_poll_after=4))
+    assert 3.6 <= fast_sleeps[0] <= 4.4

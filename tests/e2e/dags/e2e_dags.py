@@ -23,16 +23,22 @@ with DAG(
         files="{{ params.files }}",
         wait_for_completion=True,
         deferrable=True,
-        poll_interval=1,
+        poll_interval=10,
         wait_timeout=120,
     )
 
-for soft_fail in (False, True):
+# Intervals and timeouts of 5 s and more: a trigger that fires within seconds of its deferral
+# can hit an Airflow 3.3 scheduler race (apache/airflow#71580).
+for dag_id, poke_interval, timeout, soft_fail in (
+    ("e2e_flush_wait", 10, 120, False),
+    ("e2e_flush_timeout", 5, 20, False),
+    ("e2e_flush_timeout_soft_fail", 5, 20, True),
+):
     with DAG(
-        f"e2e_flush_wait{'_soft_fail' if soft_fail else ''}",
+        dag_id,
         schedule=None,
         start_date=START,
-        params={"collection": "c", "segment_ids": [1], "flush_ts": 1, "timeout": 60},
+        params={"collection": "c", "segment_ids": [1], "flush_ts": 1},
         render_template_as_native_obj=True,
     ):
         MilvusFlushStateSensor(
@@ -40,8 +46,8 @@ for soft_fail in (False, True):
             segment_ids="{{ params.segment_ids }}",
             collection_name="{{ params.collection }}",
             flush_ts="{{ params.flush_ts }}",
-            poke_interval=1,
-            timeout=8,
+            poke_interval=poke_interval,
+            timeout=timeout,
             soft_fail=soft_fail,
             deferrable=True,
         )
