@@ -90,14 +90,13 @@ class MilvusWaitSensor(BaseSensorOperator):
     def xcom_value(self, result: Any) -> Any: ...
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        return self._poll_once(self.wait_target())
+
+    def _poll_once(self, target: WaitTarget) -> bool | PokeReturnValue:
         try:
             # One poll through the shared wait: a deadline of now means "ask once".
             result = wait_sync(
-                self.hook,
-                self.wait_target(),
-                poll_interval=self.poke_interval,
-                deadline=pendulum.now("UTC"),
-                logger=self.log,
+                self.hook, target, poll_interval=self.poke_interval, deadline=pendulum.now("UTC"), logger=self.log
             )
         except MilvusWaitTimeout:
             return False
@@ -106,8 +105,9 @@ class MilvusWaitSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
+        # Ask once here: what is already done needs no trip through the triggerer.
         target = self.wait_target()
-        done = self.poke(context)
+        done = self._poll_once(target)
         if done:
             return done.xcom_value
         deadline = pendulum.now("UTC").add(seconds=self.timeout)
