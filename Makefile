@@ -5,7 +5,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint venv
+.PHONY: demo test lint venv browser
+
+# The UI tests drive Debian's Chromium; Playwright never downloads a browser here.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/airflow: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,10 +19,16 @@ $(BIN)/airflow: pyproject.toml
 
 venv: $(BIN)/airflow
 
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+browser: $(CHROMIUM)
+
 demo: $(BIN)/airflow
 	$(BIN)/python -m demo $(DEMO_ARGS)
 
-test: $(BIN)/airflow
+test: $(BIN)/airflow $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -v --durations=15

@@ -7,7 +7,12 @@ from typing import Any
 from airflow_provider_milvus import __version__
 
 
-def _field(label: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+def _field(label: str, description: str, schema: dict[str, Any], examples: list[str] | None = None) -> dict[str, Any]:
+    # Airflow 3's form shows no placeholder for extra fields; it offers a field's schema examples as
+    # suggestions instead; the description spells the first one out.
+    if examples:
+        schema = {**schema, "examples": examples}
+        description = f"{description} For example: {examples[0]}"
     return {"label": label, "description": description, "schema": schema}
 
 
@@ -36,13 +41,14 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": {
                     "token": _field(
                         "Token",
-                        "API key or 'user:password' token (Zilliz Cloud). Used instead of Login/Password when set.",
+                        "Zilliz Cloud API key, or 'user:password'. Used instead of User/Password when set.",
                         {"type": ["string", "null"], "format": "password"},
                     ),
                     "db_name": _field(
                         "Database",
                         "Database to use; empty for 'default'.",
                         {"type": ["string", "null"]},
+                        ["default"],
                     ),
                     "secure": _field(
                         "Use TLS",
@@ -53,30 +59,35 @@ def get_provider_info() -> dict[str, Any]:
                         "CA certificate path",
                         "PEM file of the CA that signed the server certificate (one-way or mutual TLS).",
                         {"type": ["string", "null"]},
+                        ["/etc/milvus/tls/ca.pem"],
                     ),
                     "server_pem_path": _field(
                         "Server certificate path",
                         "PEM file of the server certificate itself, trusted directly (one-way TLS).",
                         {"type": ["string", "null"]},
+                        ["/etc/milvus/tls/server.pem"],
                     ),
                     "client_pem_path": _field(
                         "Client certificate path",
                         "PEM file of this client's certificate (mutual TLS).",
                         {"type": ["string", "null"]},
+                        ["/etc/milvus/tls/client.pem"],
                     ),
                     "client_key_path": _field(
                         "Client key path",
                         "PEM file of this client's private key (mutual TLS).",
                         {"type": ["string", "null"]},
+                        ["/etc/milvus/tls/client.key"],
                     ),
                     "server_name": _field(
                         "TLS server name",
                         "Name to verify in the server certificate, when it differs from the host.",
                         {"type": ["string", "null"]},
+                        ["milvus.example.com"],
                     ),
                     "timeout": _field(
                         "RPC timeout (seconds)",
-                        "Default time allowed for each Milvus call; operators can override it.",
+                        "Default time allowed for each Milvus call, e.g. 30; operators can override it.",
                         {"type": ["number", "null"]},
                     ),
                 },
@@ -88,14 +99,6 @@ def get_provider_info() -> dict[str, Any]:
                         "port": "19530",
                         "login": "root (leave empty without authentication)",
                         "password": "Milvus",
-                        "token": "API key, or user:password",
-                        "db_name": "default",
-                        "ca_pem_path": "/etc/milvus/tls/ca.pem",
-                        "server_pem_path": "/etc/milvus/tls/server.pem",
-                        "client_pem_path": "/etc/milvus/tls/client.pem",
-                        "client_key_path": "/etc/milvus/tls/client.key",
-                        "server_name": "milvus.example.com",
-                        "timeout": "30",
                     },
                 },
             }
