@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint venv browser
+.PHONY: demo test lint venv browser bench
 
 # The UI tests drive Debian's Chromium; Playwright never downloads a browser here.
 CHROMIUM ?= /usr/bin/chromium
@@ -24,6 +24,9 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 browser: $(CHROMIUM)
+
+bench: $(BIN)/airflow
+	$(BIN)/python benchmarks/triggerer_scale.py $(BENCH_ARGS)
 
 demo: $(BIN)/airflow
 	$(BIN)/python -m demo $(DEMO_ARGS)
