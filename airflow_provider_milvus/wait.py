@@ -109,13 +109,15 @@ def wait_steps(
 ) -> Generator[_Poll | _Sleep, Any, Any]:
     """The wait policy. Yields steps; is sent each poll's answer (or thrown its error).
 
-    ``first_poll_after`` delays the first poll (jittered), for callers that have just asked.
+    ``first_poll_after`` delays the first poll, for callers that have just asked: it comes after
+    that delay plus a random part of one poll interval, so waits started together (many tasks
+    deferring at once, or a triggerer restart) poll at evenly spread moments, not in lock-step.
     """
     started = pendulum.now("UTC")
     retries = 0
     last_progress = ""
     if first_poll_after > 0:
-        delay = first_poll_after * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
+        delay = first_poll_after + random.uniform(0, poll_interval)
         if deadline is not None:
             delay = max(0.0, min(delay, (deadline - started).total_seconds()))
         yield _Sleep(delay)
@@ -267,6 +269,8 @@ class FlushStateTarget(WaitTarget):
         return [hook.get_flush_state(**self._ask(c)) for c in self._pending]
 
     async def apoll(self, hook: MilvusHook) -> list[bool]:
+        if len(self._pending) == 1:  # the common case: no task and gather per poll
+            return [await hook.aget_flush_state(**self._ask(self._pending[0]))]
         return list(await asyncio.gather(*(hook.aget_flush_state(**self._ask(c)) for c in self._pending)))
 
     def check(self, answer: list[bool]) -> Check:

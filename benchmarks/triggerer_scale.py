@@ -10,7 +10,9 @@ Each way of waiting runs in a fresh process of its own, so its memory, CPU and s
              and run on one asyncio loop, as the triggerer runs them
   to_thread  (a) the common pattern: a trigger per wait calling pymilvus's synchronous API through
              asyncio.to_thread, with a MilvusClient of its own
-  bare       (b) the floor: bare grpc.aio stub calls on one shared channel, no provider code
+  bare       (b) the floor: bare grpc.aio stub calls on one shared channel, no provider code, polling
+             on the provider's schedule (spread first polls, +/- 10 % jitter)
+  bare_lockstep  the same, with every wait polling at the same moments (the naive loop)
   poke       (c) poke-mode sensors, one process per wait: a few are measured, N is extrapolated
 
 One run of a way at size N, all waits started together:
@@ -31,6 +33,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -44,7 +47,8 @@ sys.path.insert(0, str(REPO))
 
 COLLECTIONS = 4
 DIM = 8
-WAYS = ("provider", "to_thread", "bare")
+WAYS = ("provider", "to_thread", "bare", "bare_lockstep")
+POLL_JITTER = 0.1  # the provider's: the bare floor polls on the same schedule
 IMPORT_COMPLETED, IMPORT_FAILED, IMPORT_FAILED_AND_CLEANED = 6, 1, 7
 
 
@@ -114,9 +118,15 @@ class ThreadWaits:
 
 
 class BareWaits:
-    """(b) The floor: the RPC on one shared grpc.aio channel, a sleep, nothing else."""
+    """(b) The floor: the RPC on one shared grpc.aio channel, a sleep, nothing else.
 
-    def __init__(self, address: str) -> None:
+    ``spread``: poll on the provider's schedule (first poll one interval plus a random part of one,
+    then every interval +/- 10 %), so the two differ only by the provider's code. Without it, all
+    waits poll together, as the naive loop of (a) does.
+    """
+
+    def __init__(self, address: str, spread: bool) -> None:
+        self.spread = spread
         import grpc
         from pymilvus.grpc_gen import milvus_pb2, milvus_pb2_grpc
 
@@ -134,6 +144,9 @@ class BareWaits:
             )
         else:
             request = self.pb.GetImportStateRequest(task=target["task_id"])
+        interval = spec["poll_interval"]
+        if self.spread:
+            await asyncio.sleep(interval + random.uniform(0, interval))
         while True:
             Counter.rpcs += 1
             if kind == "flush":
@@ -145,7 +158,8 @@ class BareWaits:
                 done = state == IMPORT_COMPLETED
             if done:
                 return time.time()
-            await asyncio.sleep(spec["poll_interval"])
+            jitter = random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER) if self.spread else 1.0
+            await asyncio.sleep(interval * jitter)
 
 
 def milvus_connections(process, port: int) -> int:
@@ -154,7 +168,7 @@ def milvus_connections(process, port: int) -> int:
     )
 
 
-async def child_main(spec: dict[str, Any]) -> dict[str, Any]:
+async def child_main(spec: dict[str, Any], protocol) -> dict[str, Any]:
     import psutil
 
     way, n, interval = spec["way"], spec["n"], spec["poll_interval"]
@@ -187,7 +201,7 @@ async def child_main(spec: dict[str, Any]) -> dict[str, Any]:
         async def wait(kind, target, index):
             return await waits.wait(kind, target, spec, clients[index])
     else:
-        waits = BareWaits(spec["uri"].removeprefix("http://"))
+        waits = BareWaits(spec["uri"].removeprefix("http://"), spread=way == "bare")
 
         async def wait(kind, target, index):
             return await waits.wait(kind, target, spec)
@@ -217,6 +231,11 @@ async def child_main(spec: dict[str, Any]) -> dict[str, Any]:
     def start(kind: str, targets: list[dict[str, Any]]) -> list[asyncio.Task]:
         return [asyncio.create_task(wait(kind, targets[i % len(targets)], i)) for i in range(n)]
 
+    # The process's own cost with no wait (gRPC threads, this sampler), subtracted per poll below.
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await asyncio.sleep(spec["baseline"])
+    base_cpu_rate = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+
     flush_tasks = start("flush", spec["flush_targets"])
     await asyncio.sleep(2 * interval)  # warm-up: every wait is past its first poll
     cpu0, rpc0, wall0 = time.process_time(), Counter.rpcs, time.perf_counter()
@@ -226,10 +245,10 @@ async def child_main(spec: dict[str, Any]) -> dict[str, Any]:
     cpu1, rpc1, wall1 = time.process_time(), Counter.rpcs, time.perf_counter()
     rss_peak[0] = max(rss_peak[0], me.memory_info().rss)
     early = sum(t.done() for t in flush_tasks)  # none may: nothing has flushed past their timestamp
-    print("IDLE_DONE", flush=True)
+    protocol.write("IDLE_DONE\n")
 
     flush_times = await asyncio.wait_for(asyncio.gather(*flush_tasks), 120)
-    print("FLUSH_DONE", flush=True)
+    protocol.write("FLUSH_DONE\n")
     line = await loop.run_in_executor(None, sys.stdin.readline)
     import_targets = json.loads(line)
     import_times = await asyncio.wait_for(asyncio.gather(*start("import", import_targets)), 300)
@@ -243,6 +262,7 @@ async def child_main(spec: dict[str, Any]) -> dict[str, Any]:
         "rss_peak": rss_peak[0],
         "connections": connections,
         "cpu_window": cpu1 - cpu0,
+        "cpu_baseline": base_cpu_rate * (wall1 - wall0),
         "wall_window": wall1 - wall0,
         "rpcs_window": rpc1 - rpc0,
         "rpcs_total": Counter.rpcs,
@@ -360,7 +380,7 @@ class Work:
 
 def run_child(work: Work, way: str, n: int, args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
     flush_targets = work.flush_targets()
-    spec = {"way": way, "n": n, "uri": work.uri, "poll_interval": args.poll_interval, "idle": args.idle}
+    spec = {"way": way, "n": n, "uri": work.uri, "poll_interval": args.poll_interval, "idle": args.idle, "baseline": 5}
     spec["flush_targets"] = flush_targets
     with open(log_dir / f"{way}-{n}.log", "w") as log:
         child = subprocess.Popen(
@@ -539,7 +559,7 @@ def summarize(r: dict[str, Any], interval: float) -> dict[str, Any]:
         "tcp": r["connections"],
         "rss_mb": added / 2**20,
         "rss_kb_per_wait": added / 1024 / r["n"],
-        "cpu_ms_per_poll": 1000 * r["cpu_window"] / max(1, r["rpcs_window"]),
+        "cpu_ms_per_poll": 1000 * max(0.0, r["cpu_window"] - r["cpu_baseline"]) / max(1, r["rpcs_window"]),
         "cpu_pct": 100 * r["cpu_window"] / r["wall_window"],
         "lag": r["lag_ms"],
         "flush_p50": percentile(r["flush_latency"], 50),
@@ -553,7 +573,7 @@ def summarize(r: dict[str, Any], interval: float) -> dict[str, Any]:
 
 
 HEADER = (
-    f"{'N':>5} {'way':<10} {'TCP':>5} {'+RSS MB':>8} {'KB/wait':>8} {'CPU ms/poll':>11} {'CPU %':>6} "
+    f"{'N':>5} {'way':<13} {'TCP':>5} {'+RSS MB':>8} {'KB/wait':>8} {'CPU ms/poll':>11} {'CPU %':>6} "
     f"{'lag p50/p99/max ms':>19} {'flush det. p50/p99 s':>21} {'import det. p50/p99 s':>22} {'RPCs':>7}"
 )
 
@@ -561,7 +581,7 @@ HEADER = (
 def row(s: dict[str, Any]) -> str:
     lag = "/".join(f"{v:.1f}" for v in s["lag"])
     return (
-        f"{s['n']:>5} {s['way']:<10} {s['tcp']:>5} {s['rss_mb']:>8.1f} {s['rss_kb_per_wait']:>8.1f} "
+        f"{s['n']:>5} {s['way']:<13} {s['tcp']:>5} {s['rss_mb']:>8.1f} {s['rss_kb_per_wait']:>8.1f} "
         f"{s['cpu_ms_per_poll']:>11.3f} {s['cpu_pct']:>6.2f} {lag:>19} "
         f"{s['flush_p50']:>10.2f}/{s['flush_p99']:<10.2f} {s['import_p50']:>11.2f}/{s['import_p99']:<10.2f} "
         f"{s['rpcs']:>7}"
@@ -600,7 +620,12 @@ def main() -> None:
     parser.add_argument("--poke-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(asyncio.run(child_main(json.loads(args.child)))), flush=True)
+        # The protocol with the parent keeps stdout to itself; whatever logs to stdout goes to stderr.
+        protocol = os.fdopen(os.dup(1), "w", buffering=1)
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
+        result = asyncio.run(child_main(json.loads(args.child), protocol))
+        protocol.write(json.dumps(result) + "\n")
         return
     if args.poke_child:
         poke_main(json.loads(args.poke_child))
@@ -645,7 +670,7 @@ def main() -> None:
                     try:
                         summary = summarize(run_child(work, way, n, args, log_dir), args.poll_interval)
                     except Exception as err:  # one failing way must not hide the others' figures
-                        print(f"{n:>5} {way:<10} FAILED: {err}", flush=True)
+                        print(f"{n:>5} {way:<13} FAILED: {err}", flush=True)
                         continue
                     results[(n, way)] = summary
                     print(row(summary), flush=True)
@@ -676,10 +701,10 @@ def report(results: dict, sizes: list[int], poke: dict | None, args: argparse.Na
                 f"{n * 100 * poke['cpu_per_process'] / poke['wall']:.1f} % CPU"
             )
     print("\n# provider / alternative (lower is better; TCP and RSS in absolute terms above)")
-    print(f"{'N':>5} {'vs':<10} {'CPU/poll':>9} {'CPU %':>7} {'+RSS':>7} {'lag p99':>8} {'flush det. p50':>15}")
+    print(f"{'N':>5} {'vs':<13} {'CPU/poll':>9} {'CPU %':>7} {'+RSS':>7} {'lag p99':>8} {'flush det. p50':>15}")
     for n in sizes:
         mine = results.get((n, "provider"))
-        for other in ("to_thread", "bare"):
+        for other in ("to_thread", "bare", "bare_lockstep"):
             theirs = results.get((n, other))
             if not mine or not theirs:
                 continue
@@ -688,7 +713,7 @@ def report(results: dict, sizes: list[int], poke: dict | None, args: argparse.Na
                 return f"{a / b:.2f}x" if b > 0 else "n/a"
 
             print(
-                f"{n:>5} {other:<10} {ratio(mine['cpu_ms_per_poll'], theirs['cpu_ms_per_poll']):>9} "
+                f"{n:>5} {other:<13} {ratio(mine['cpu_ms_per_poll'], theirs['cpu_ms_per_poll']):>9} "
                 f"{ratio(mine['cpu_pct'], theirs['cpu_pct']):>7} {ratio(mine['rss_mb'], theirs['rss_mb']):>7} "
                 f"{ratio(mine['lag'][1], theirs['lag'][1]):>8} {ratio(mine['flush_p50'], theirs['flush_p50']):>15}"
             )

@@ -155,7 +155,17 @@ def test_first_poll_can_wait_one_interval(fast_sleeps):
     target = Scripted(["done"])
     steps = wait.wait_steps(target, poll_interval=4, deadline=None, first_poll_after=4)
     first = next(steps)
-    assert isinstance(first, wait._Sleep) and 3.6 <= first.seconds <= 4.4
+    assert isinstance(first, wait._Sleep) and 4 <= first.seconds <= 8
     assert target.polls == 0
     assert asyncio.run(wait_async(None, Scripted(["done"]), poll_interval=4, deadline=None, first_poll_after=4))
-    assert 3.6 <= fast_sleeps[0] <= 4.4
+    assert 4 <= fast_sleeps[0] <= 8
+
+
+def test_waits_started_together_spread_their_first_polls():
+    firsts = [
+        next(wait.wait_steps(Scripted(["done"]), poll_interval=10, deadline=None, first_poll_after=10)).seconds
+        for _ in range(400)
+    ]
+    assert all(10 <= f <= 20 for f in firsts)
+    # Spread over the whole interval, not bunched around one moment: every 2 s slot is used.
+    assert {int((f - 10) // 2) for f in firsts} == {0, 1, 2, 3, 4}
