@@ -17,8 +17,6 @@ from pathlib import Path
 import grpc
 from pymilvus.grpc_gen import milvus_pb2, milvus_pb2_grpc
 
-ETCD_PEER_PORT = 2380
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -68,21 +66,60 @@ class EmbeddedMilvus:
             return [str(script)]
         return [sys.executable, "-c", "from milvus import main; main()"]
 
+    @property
+    def etcd_config_path(self) -> Path:
+        return self.data_dir / "embedded-etcd.yaml"
+
+    def _etcd_ports(self) -> tuple[int, int]:
+        """The embedded etcd's client and peer ports: chosen once per data dir, kept across restarts.
+
+        Left to the milvus package, the peer port is always 2380, so two servers on one machine
+        would collide; an etcd config file (ETCD_CONFIG_PATH) moves both ports.
+        """
+        path = self.etcd_config_path
+        if path.exists():
+            urls = dict(line.split(": ", 1) for line in path.read_text().splitlines() if ": " in line)
+            return int(urls["listen-client-urls"].rsplit(":", 1)[1]), int(urls["listen-peer-urls"].rsplit(":", 1)[1])
+        client, peer = free_port(), free_port()
+        path.write_text(
+            f"name: default\n"
+            f"listen-client-urls: http://127.0.0.1:{client}\n"
+            f"advertise-client-urls: http://127.0.0.1:{client}\n"
+            f"listen-peer-urls: http://127.0.0.1:{peer}\n"
+            f"initial-advertise-peer-urls: http://127.0.0.1:{peer}\n"
+            f"initial-cluster: default=http://127.0.0.1:{peer}\n"
+        )
+        return client, peer
+
     def start(self) -> EmbeddedMilvus:
-        # The embedded etcd's peer port is fixed by the milvus package: one server per machine.
-        for port, what in ((self.port, "the gRPC port asked for"), (ETCD_PEER_PORT, "the embedded etcd peer port")):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        etcd_client, etcd_peer = self._etcd_ports()
+        for port, what in (
+            (self.port, "the gRPC port asked for"),
+            (etcd_client, "its embedded etcd's client port"),
+            (etcd_peer, "its embedded etcd's peer port"),
+        ):
             if port_open(port):
                 raise RuntimeError(
                     f"Cannot start Milvus: port {port} on 127.0.0.1 ({what}) is already in use; "
-                    "is another Milvus server running?"
+                    f"is a Milvus server already running on {self.data_dir}?"
                 )
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [*self._executable(), "--data", str(self.data_dir), "--proxy-port", str(self.port), *self.server_args],
+                [
+                    *self._executable(),
+                    "--data",
+                    str(self.data_dir),
+                    "--proxy-port",
+                    str(self.port),
+                    "--etcd-port",
+                    str(etcd_client),
+                    *self.server_args,
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, "ETCD_CONFIG_PATH": str(self.etcd_config_path)},
                 # Its own process group: the wrapper starts a `milvus` child that must stop with it.
                 start_new_session=True,
             )

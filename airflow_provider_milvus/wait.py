@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_milvus.hooks.milvus import MilvusError
+from airflow_provider_milvus.exceptions import MilvusError
 
 if TYPE_CHECKING:
     from airflow_provider_milvus.hooks.milvus import MilvusHook

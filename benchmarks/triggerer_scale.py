@@ -333,14 +333,18 @@ class Work:
             self.client.insert(name, self.rows(count))
 
     def flush_targets(self) -> list[dict[str, Any]]:
-        """Targets no flush has passed yet: done only when complete_flush() runs."""
+        """Targets no flush has passed yet: done only when complete_flush() runs.
+
+        Unflushed rows inserted first hold each channel's checkpoint behind ``flush_ts``; with
+        nothing pending, Milvus moves the checkpoint on by itself within a minute or so.
+        """
+        self.insert(10)
         time.sleep(0.01)
         ts = tso(time.time())
         return [{"collection_name": n, "segment_ids": self.segments[n], "flush_ts": ts} for n in self.names]
 
     def complete_flush(self, targets: list[dict[str, Any]]) -> list[float]:
         """Flush, then learn within 50 ms when Milvus reports each target done."""
-        self.insert(10)
         self.hook.flush(self.names)
         hook = self.hook
         return self._watch(
@@ -510,18 +514,25 @@ def run_in_triggerer(work: Work, n: int, args: argparse.Namespace, tmp: Path) ->
         }
         run_id = stack.trigger(dag_id, conf)
 
-        def deferred() -> bool:
+        def deferred_count() -> int:
             out = stack.cli("tasks", "states-for-dag-run", dag_id, run_id, "-o", "json")
             states = [t["state"] for t in json.loads(out[out.index("[") :]) if t["task_id"] == "wait_for_flush"]
             if any(state in ("failed", "upstream_failed") for state in states):
-                raise RuntimeError(f"a sensor failed before the flush; see {stack.home / 'logs'}")
-            return sum(state == "deferred" for state in states) >= n
+                failed = [r for r in stack.task_results(dag_id, run_id) if r.state in ("failed", "upstream_failed")]
+                tail = "\n".join(failed[0].log.splitlines()[-30:]) if failed else ""
+                raise RuntimeError(f"{len(failed)} task(s) failed before the flush; the first one's log ends:\n{tail}")
+            return sum(state == "deferred" for state in states)
+
+        def deferred() -> bool:
+            return deferred_count() >= n
 
         started = time.monotonic()
         wait_until(f"{n} deferred sensors", deferred, timeout=900, interval=3)
         deferring_seconds = time.monotonic() - started
         time.sleep(2 * args.poll_interval)
         busy_cpu, busy_rss, connections = measure(args.idle)
+        if deferred_count() < n:
+            raise RuntimeError("flush waits in the triggerer fired before the flush: an invalid run")
         flush_done = work.complete_flush(targets)
         state = stack.wait_run(dag_id, run_id, timeout=600)
         fired: dict[int, float] = {}

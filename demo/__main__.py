@@ -13,7 +13,7 @@ import signal
 import time
 from pathlib import Path
 
-from airflow_provider_milvus.embedded import ETCD_PEER_PORT, EmbeddedMilvus, port_open
+from airflow_provider_milvus.embedded import EmbeddedMilvus, port_open
 from demo.stack import AirflowStack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,10 +36,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the DAG run")
     args = parser.parse_args()
 
-    for port, what in ((args.api_port, "the Airflow API; choose another with --api-port"),
-                       (ETCD_PEER_PORT, "Milvus's embedded etcd; is another Milvus running?")):  # fmt: skip
-        if port_open(port):
-            raise SystemExit(f"[demo] port {port} on 127.0.0.1 is already in use ({what})")
+    if port_open(args.api_port):
+        raise SystemExit(f"[demo] port {args.api_port} (the Airflow API) is in use; choose one with --api-port")
     shutil.rmtree(WORK, ignore_errors=True)
     milvus = EmbeddedMilvus(WORK / "milvus")
     stack: AirflowStack | None = None

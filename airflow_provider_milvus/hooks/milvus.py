@@ -21,10 +21,12 @@ from urllib.parse import urlsplit
 import grpc
 import grpc.aio
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
+from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.sdk.log import amask_secret, mask_secret
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, milvus_pb2_grpc
 
+from airflow_provider_milvus import DEFAULT_CONN_ID
+from airflow_provider_milvus.exceptions import MilvusAuthenticationError, MilvusError
 from airflow_provider_milvus.validation import (
     MilvusConfigError,
     validate_collection_names,
@@ -59,21 +61,6 @@ _CHANNEL_OPTIONS = (
     ("grpc.keepalive_timeout_ms", 5_000),
     ("grpc.keepalive_permit_without_calls", 1),
 )
-
-
-class MilvusError(AirflowException):
-    """A Milvus RPC failed. Carries Milvus's own code and reason (or the gRPC status)."""
-
-    def __init__(self, rpc: str, code: int | str, reason: str, *, transient: bool = False) -> None:
-        self.rpc = rpc
-        self.code = code
-        self.reason = reason
-        self.transient = transient
-        super().__init__(f"Milvus {rpc} failed (code {code}): {reason}")
-
-
-class MilvusAuthenticationError(MilvusError):
-    """Milvus refused the credentials of the connection."""
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -401,7 +388,7 @@ class MilvusHook(BaseHook):
     """
 
     conn_name_attr = "milvus_conn_id"
-    default_conn_name = "milvus_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "milvus"
     hook_name = "Milvus"
 

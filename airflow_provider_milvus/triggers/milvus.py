@@ -6,6 +6,8 @@ deadline, so a trigger rebuilt after a triggerer restart keeps the original dead
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 from abc import abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,7 +15,8 @@ from typing import Any
 import pendulum
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_milvus.hooks.milvus import MilvusError, MilvusHook
+from airflow_provider_milvus import DEFAULT_CONN_ID
+from airflow_provider_milvus.exceptions import MilvusError
 from airflow_provider_milvus.validation import (
     MilvusConfigError,
     validate_collection_names,
@@ -58,7 +61,7 @@ class MilvusWaitTrigger(BaseTrigger):
     def __init__(
         self,
         *,
-        milvus_conn_id: str = MilvusHook.default_conn_name,
+        milvus_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 5.0,
         deadline: str | None = None,
         rpc_timeout: float | None = None,
@@ -96,9 +99,12 @@ class MilvusWaitTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = MilvusHook(milvus_conn_id=self.milvus_conn_id)
         target = self.target()
         try:
+            # The triggerer imports this module on its event loop; the hook's module loads pymilvus
+            # (about half a second the first time), so it is imported off the loop.
+            hooks = await asyncio.to_thread(importlib.import_module, "airflow_provider_milvus.hooks.milvus")
+            hook = hooks.MilvusHook(milvus_conn_id=self.milvus_conn_id)
             # The task asked Milvus just before deferring: the first poll here waits one interval.
             # (That also keeps clear of an Airflow 3.3 race, apache/airflow#71580, in which a
             # trigger firing within seconds of the deferral can get its task marked failed.)
