@@ -7,6 +7,7 @@ Runs the server shipped by the ``milvus`` PyPI package (Linux x86_64; install th
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,6 +23,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def bindable(port: int) -> bool:
+    """Whether a listening socket could bind the port without SO_REUSEADDR (as the milvus package does)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -91,6 +102,24 @@ class EmbeddedMilvus:
         )
         return client, peer
 
+    def _config_ports(self) -> list[int]:
+        """The ports of the config the last start on this data dir wrote (none before a first start)."""
+        try:
+            text = (self.data_dir / "configs" / "milvus.yaml").read_text()
+        except OSError:
+            return []
+        return [int(m) for m in re.findall(r"^\s+(?:port|internalPort): (\d+)\s*$", text, re.MULTILINE)]
+
+    def _wait_bindable(self, ports: list[int], timeout: float = 90.0) -> None:
+        """Wait out TIME_WAIT on a restart: the milvus package moves to the next port when a plain
+        bind fails, and a server on another port than before is not the one clients reconnect to."""
+        deadline = time.monotonic() + timeout
+        for port in ports:
+            while not bindable(port):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Cannot start Milvus: port {port} on 127.0.0.1 stays in use")
+                time.sleep(1)
+
     def start(self) -> EmbeddedMilvus:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         etcd_client, etcd_peer = self._etcd_ports()
@@ -104,6 +133,7 @@ class EmbeddedMilvus:
                     f"Cannot start Milvus: port {port} on 127.0.0.1 ({what}) is already in use; "
                     f"is a Milvus server already running on {self.data_dir}?"
                 )
+        self._wait_bindable([self.port, *self._config_ports()])
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -131,12 +161,16 @@ class EmbeddedMilvus:
         return self
 
     def _wait_ready(self) -> None:
+        started = time.time() - 1
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
                 raise RuntimeError(f"Milvus exited during startup; last log lines:\n{self.log_tail()}")
             if port_open(self.port) and self._healthy():
                 return
+            config = self.data_dir / "configs" / "milvus.yaml"
+            if config.exists() and config.stat().st_mtime >= started and self.port not in self._config_ports():
+                raise RuntimeError(f"Milvus did not get port {self.port} (the milvus package moved to another)")
             time.sleep(0.5)
         raise RuntimeError(f"Milvus did not become healthy in {self.startup_timeout:.0f}s:\n{self.log_tail()}")
 
