@@ -162,11 +162,15 @@ class EmbeddedMilvus:
 
     def _wait_ready(self) -> None:
         started = time.time() - 1
+        try:
+            log_offset = (self.data_dir / "logs" / "milvus-stdout.log").stat().st_size
+        except OSError:
+            log_offset = 0
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
                 raise RuntimeError(f"Milvus exited during startup; last log lines:\n{self.log_tail()}")
-            if port_open(self.port) and self._healthy():
+            if port_open(self.port) and self._healthy(log_offset):
                 return
             config = self.data_dir / "configs" / "milvus.yaml"
             if config.exists() and config.stat().st_mtime >= started and self.port not in self._config_ports():
@@ -174,15 +178,29 @@ class EmbeddedMilvus:
             time.sleep(0.5)
         raise RuntimeError(f"Milvus did not become healthy in {self.startup_timeout:.0f}s:\n{self.log_tail()}")
 
-    def _healthy(self) -> bool:
-        # Plaintext probe; a TLS-only server (tls mode 2) refuses it, so any answer counts then.
+    def _tls(self) -> bool:
+        args = self.server_args
+        return "--tls-mode" in args and args[args.index("--tls-mode") + 1] not in ("0", "")
+
+    def _healthy(self, log_offset: int) -> bool:
+        if self._tls():
+            # A TLS server refuses a plaintext probe (and a mutual-TLS one any probe without a
+            # client certificate): rely on the proxy's own "started" line, written after it has
+            # waited for every coordinator to be healthy.
+            try:
+                with open(self.data_dir / "logs" / "milvus-stdout.log", "rb") as log:
+                    log.seek(log_offset)
+                    return b"start Proxy server done" in log.read()
+            except OSError:
+                return False
         with grpc.insecure_channel(f"127.0.0.1:{self.port}") as channel:
             try:
                 reply = milvus_pb2_grpc.MilvusServiceStub(channel).CheckHealth(
                     milvus_pb2.CheckHealthRequest(), timeout=2
                 )
             except grpc.RpcError as err:
-                return err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+                # Authentication on: the server answers, it only refuses the anonymous probe.
+                return err.code() == grpc.StatusCode.UNAUTHENTICATED
             return reply.isHealthy or reply.status.code in (1800, 1400)
 
     def stop(self, timeout: float = 15.0) -> None:

@@ -53,13 +53,15 @@ _TRANSIENT_MILVUS_CODES = frozenset({1, 2, 4, 8})
 # Milvus status codes meaning "not authenticated" / "not permitted".
 _AUTH_MILVUS_CODES = frozenset({1400, 1401, 1800})
 
-# Channel options as pymilvus sets them: no message size cap, keepalive on idle channels.
+# Channel options: no message size cap and keepalive on idle channels (as pymilvus sets them).
 _CHANNEL_OPTIONS = (
     ("grpc.max_send_message_length", -1),
     ("grpc.max_receive_message_length", -1),
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 5_000),
     ("grpc.keepalive_permit_without_calls", 1),
+    # gRPC's reconnect backoff grows to 120 s; capped, waits notice a restarted Milvus within 10 s.
+    ("grpc.max_reconnect_backoff_ms", 10_000),
 )
 
 
