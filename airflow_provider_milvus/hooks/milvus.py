@@ -242,8 +242,9 @@ def _error_from_rpc(rpc: str, err: grpc.RpcError, settings: MilvusConnectionSett
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return MilvusAuthenticationError(rpc, code.name, f"authentication failed for {settings.address}: {details}")
     lowered = details.lower()
-    if "ssl" in lowered or "certificate" in lowered or "handshake" in lowered:
-        # A TLS mismatch never heals by itself: fail at once with a hint.
+    if any(marker in lowered for marker in ("ssl", "certificate", "handshake", "tsi_")):
+        # A TLS mismatch never heals by itself: fail at once with a hint. ("tsi_" is gRPC's
+        # transport-security layer, e.g. a mutual-TLS server rejecting a missing client certificate.)
         return MilvusError(
             rpc, code.name, f"TLS handshake with {settings.address} failed (check the CA and TLS files): {details}"
         )
