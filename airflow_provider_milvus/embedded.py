@@ -18,6 +18,9 @@ from pathlib import Path
 import grpc
 from pymilvus.grpc_gen import milvus_pb2, milvus_pb2_grpc
 
+# The standalone server's components, each registering the address the others dial it on.
+_COMPONENTS = ("ROOTCOORD", "PROXY", "QUERYCOORD", "QUERYNODE", "INDEXCOORD", "INDEXNODE", "DATACOORD", "DATANODE")
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -102,6 +105,14 @@ class EmbeddedMilvus:
         )
         return client, peer
 
+    def _server_env(self) -> dict[str, str]:
+        # Milvus components register the machine's first non-loopback address and dial each other
+        # there; pinned to loopback, the server's traffic stays on 127.0.0.1 (and survives a change
+        # of the machine's address). Milvus reads <COMPONENT>_IP as <component>.ip.
+        env = {f"{component}_IP": "127.0.0.1" for component in _COMPONENTS}
+        env["ETCD_CONFIG_PATH"] = str(self.etcd_config_path)
+        return env
+
     def _config_ports(self) -> list[int]:
         """The ports of the config the last start on this data dir wrote (none before a first start)."""
         try:
@@ -149,7 +160,7 @@ class EmbeddedMilvus:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, "ETCD_CONFIG_PATH": str(self.etcd_config_path)},
+                env={**os.environ, **self._server_env()},
                 # Its own process group: the wrapper starts a `milvus` child that must stop with it.
                 start_new_session=True,
             )
