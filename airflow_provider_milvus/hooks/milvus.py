@@ -50,6 +50,9 @@ _TRANSIENT_GRPC_CODES = frozenset(
 )
 # Milvus status codes for a server that is starting, overloaded or rate limiting.
 _TRANSIENT_MILVUS_CODES = frozenset({1, 2, 4, 8})
+# Reasons of a proxy that cannot reach its own coordinators (a restart or failover in progress);
+# Milvus 2.3 reports those with the catch-all code 65535.
+_INTERNAL_UNREACHABLE_REASONS = ("error while dialing", "connection refused", "find no available")
 # Milvus status codes meaning "not authenticated" / "not permitted".
 _AUTH_MILVUS_CODES = frozenset({1400, 1401, 1800})
 
@@ -263,7 +266,9 @@ def _check_status(rpc: str, response: Message) -> Message:
         return response
     error_cls = MilvusAuthenticationError if code in _AUTH_MILVUS_CODES else MilvusError
     reason = status.reason or common_pb2.ErrorCode.Name(status.error_code)
-    raise error_cls(rpc, code, reason, transient=code in _TRANSIENT_MILVUS_CODES)
+    lowered = reason.lower()
+    transient = code in _TRANSIENT_MILVUS_CODES or any(marker in lowered for marker in _INTERNAL_UNREACHABLE_REASONS)
+    raise error_cls(rpc, code, reason, transient=transient)
 
 
 def _explain_unparsable_env_connection(conn_id: str) -> None:
