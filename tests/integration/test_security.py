@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 
 import pytest
+from structlog.testing import capture_logs
 
 from airflow_provider_milvus.embedded import EmbeddedMilvus
 from airflow_provider_milvus.exceptions import MilvusAuthenticationError, MilvusError
@@ -178,7 +178,7 @@ def test_wrong_credentials_fail_at_once_with_an_authentication_error(monkeypatch
     assert not ok and "auth" in message.lower()
 
 
-def test_a_wait_with_wrong_credentials_fails_on_its_first_poll(monkeypatch, tls_auth_server, certs, caplog):
+def test_a_wait_with_wrong_credentials_fails_on_its_first_poll(monkeypatch, tls_auth_server, certs):
     """No retry storm: an authentication error is final, not transient."""
     use_connection(
         monkeypatch,
@@ -198,9 +198,10 @@ def test_a_wait_with_wrong_credentials_fails_on_its_first_poll(monkeypatch, tls_
     async def first_event():
         return await anext(trigger.run())
 
-    with caplog.at_level(logging.WARNING):
+    with capture_logs() as logs:
         event = asyncio.run(first_event())
     assert event.payload["status"] == "error"
     assert "authentication failed" in event.payload["message"]
     assert "wrong-password" not in event.payload["message"]
-    assert not [r for r in caplog.records if "Transient" in r.getMessage()]
+    assert not [entry for entry in logs if "Transient" in entry["event"]], logs
+    assert not [entry for entry in logs if "wrong-password" in str(entry)], logs

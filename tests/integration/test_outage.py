@@ -1,0 +1,92 @@
+"""Milvus goes away mid-wait: triggers on one event loop (as in the triggerer) ride out a real stop
+and restart of the server on the same data dir, and a wait whose deadline passes during the outage
+ends with a clear timeout. Uses a server of its own, so the session's server stays up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+from structlog.testing import capture_logs
+
+from airflow_provider_milvus.embedded import EmbeddedMilvus
+from airflow_provider_milvus.hooks.milvus import MilvusHook
+from airflow_provider_milvus.triggers.milvus import MilvusFlushStateTrigger, MilvusImportStateTrigger
+from airflow_provider_milvus.wait import deadline_after
+
+from .helpers import make_collection, vectors, write_json
+
+OUTAGE_SECONDS = 20
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory):
+    with EmbeddedMilvus(tmp_path_factory.mktemp("milvus-outage")) as server:
+        yield server
+
+
+def until(what: str, check, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.5)
+
+
+@pytest.mark.timeout(600)
+def test_waits_ride_out_a_milvus_restart_and_a_passed_deadline_times_out(own_server, monkeypatch):
+    from pymilvus import MilvusClient
+
+    monkeypatch.setenv("AIRFLOW_CONN_MILVUS_OUTAGE", own_server.uri.replace("http://", "milvus://", 1))
+    hook = MilvusHook("milvus_outage")
+    client = MilvusClient(uri=own_server.uri)
+    name = make_collection(client, rows=200)
+    client.close()
+    flushed = hook.flush(name)["collections"][name]
+    until("flush persisted", lambda: hook.get_flush_state(flushed["segment_ids"], name, flushed["flush_ts"]))
+    import_dir = own_server.data_dir / "imports"
+    import_dir.mkdir(exist_ok=True)
+    task_id = hook.bulk_insert(name, [write_json(import_dir, vectors(100, start=10_000))])
+    until("import completed", lambda: hook.get_import_state(task_id)["state"] == "ImportCompleted")
+    hook.close()
+
+    # Their first polls come after one interval: by then the server is down.
+    collections = [{"collection_name": name, **{k: flushed[k] for k in ("segment_ids", "flush_ts")}}]
+    common = {"milvus_conn_id": "milvus_outage", "poll_interval": 2.0, "rpc_timeout": 2.0}
+    triggers = {
+        "flush": MilvusFlushStateTrigger(collections=collections, deadline=deadline_after(400).isoformat(), **common),
+        "import": MilvusImportStateTrigger(import_task_id=task_id, deadline=deadline_after(400).isoformat(), **common),
+        "short": MilvusFlushStateTrigger(collections=collections, deadline=deadline_after(15).isoformat(), **common),
+    }
+    events: dict[str, dict] = {}
+
+    async def first_event(key: str) -> None:
+        events[key] = (await anext(triggers[key].run())).payload
+
+    async def run_all() -> None:
+        await asyncio.gather(*(first_event(key) for key in triggers))
+
+    loop_thread = threading.Thread(target=asyncio.run, args=(run_all(),), daemon=True)
+    with capture_logs() as logs:
+        loop_thread.start()
+        own_server.stop()
+        time.sleep(OUTAGE_SECONDS)
+        assert not events.get("flush") and not events.get("import"), events  # still waiting, not failed
+        own_server.start()
+        loop_thread.join(timeout=400)
+    assert not loop_thread.is_alive()
+
+    assert events["flush"]["status"] == "success", events["flush"]
+    assert events["import"]["status"] == "success", events["import"]
+    assert events["import"]["import_state"]["state"] == "ImportCompleted"
+    short = events["short"]
+    assert short["status"] == "timeout", short
+    assert f"flush of '{name}'" in short["message"]
+    assert "waited" in short["message"] and "retried" in short["message"]
+    retries = [entry for entry in logs if "Transient Milvus error" in entry["event"]]
+    assert any("(retry 1)" in entry["event"] for entry in retries), logs
+    assert any(f"import task {task_id}" in entry["event"] for entry in retries), retries
+    assert {entry["log_level"] for entry in retries} == {"warning"}
