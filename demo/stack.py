@@ -5,6 +5,7 @@ end-to-end tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -57,6 +58,7 @@ class AirflowStack:
         self.api_port = api_port or free_port()
         self.log_server_ports = (free_port(), free_port())
         self.process: subprocess.Popen | None = None
+        self.extra_triggerers: list[subprocess.Popen] = []
         self.env = {
             **os.environ,
             **env,
@@ -119,27 +121,53 @@ class AirflowStack:
             (health.get(part) or {}).get("status") == "healthy" for part in ("metadatabase", "scheduler", "triggerer")
         )
 
-    def stop(self, timeout: float = 30) -> None:
-        if self.process is None:
-            return
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10)):
+    def kill_triggerer(self) -> list[int]:
+        """SIGKILL the triggerer ``airflow standalone`` runs, and its trigger runner: a crash, with
+        no chance to clean up or to end its job. Returns the pids killed."""
+        assert self.process is not None
+        parents = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline:
-                self.process.poll()
-                try:
-                    os.killpg(self.process.pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.2)
-            else:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
                 continue
-            break
-        self.process.wait(timeout=10)
-        self.process = None
+            parents[int(stat.parent.name)] = int(fields[1])
+        children = {pid for pid, parent in parents.items() if parent == self.process.pid}
+        triggerer = [pid for pid in children if b"triggerer" in _cmdline(pid)]
+        if not triggerer:
+            raise RuntimeError("no triggerer process under airflow standalone")
+        doomed = set(triggerer)
+        while True:  # and everything below it
+            below = {pid for pid, parent in parents.items() if parent in doomed} - doomed
+            if not below:
+                break
+            doomed |= below
+        for pid in doomed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return sorted(doomed)
+
+    def start_triggerer(self) -> None:
+        """Start another ``airflow triggerer`` (after kill_triggerer, say); stop() stops it too."""
+        with open(self.home / "triggerer.log", "ab") as log:
+            self.extra_triggerers.append(
+                subprocess.Popen(
+                    [AIRFLOW, "triggerer"],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=self.env,
+                    start_new_session=True,
+                )
+            )
+
+    def stop(self, timeout: float = 30) -> None:
+        for process in self.extra_triggerers:
+            _stop_group(process, timeout)
+        self.extra_triggerers = []
+        if self.process is not None:
+            _stop_group(self.process, timeout)
+            self.process = None
 
     def cli(self, *args: str, timeout: float = 120) -> str:
         done = subprocess.run([AIRFLOW, *args], capture_output=True, text=True, timeout=timeout, env=self.env)
@@ -189,6 +217,34 @@ class AirflowStack:
                 )
             )
         return results
+
+
+def _stop_group(process: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM the process group the process leads, SIGKILL it if it lingers."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            process.poll()
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            continue
+        break
+    process.wait(timeout=10)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _json_line(out: str) -> Any:

@@ -3,20 +3,36 @@ running the example DAG and failure cases against the real Milvus server."""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import shutil
+import sqlite3
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
+import pendulum
 import pytest
 
 from airflow_provider_milvus.hooks.milvus import MilvusHook
-from demo.stack import AirflowStack
+from demo.stack import AirflowStack, wait_until
 from tests.integration.helpers import make_collection, row_count, vectors, write_json
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAG = "example_milvus_bulk_load"
-E2E_DAGS = ["e2e_bulk_insert", "e2e_flush_wait", "e2e_flush_timeout", "e2e_flush_timeout_soft_fail"]
+E2E_DAGS = [
+    "e2e_bulk_insert",
+    "e2e_flush_wait",
+    "e2e_flush_timeout",
+    "e2e_flush_timeout_soft_fail",
+    "e2e_flush_deadline",
+    "e2e_secrets",
+]
+# Credentials of the secrets test: Milvus without authorization ignores them, logs must too.
+SECRET_PASSWORD = "pw-7f3a9c1e-never-logged"
+SECRET_TOKEN = "tok-51d2b8e4-never-logged"
 RUN_TIMEOUT = 180
 
 
@@ -25,14 +41,36 @@ def tso(seconds_from_now: float) -> int:
     return int((time.time() + seconds_from_now) * 1000) << 18
 
 
+def trigger_logs(stack: AirflowStack, dag_id: str, run_id: str) -> list[Path]:
+    return list((stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}").rglob("attempt=*.log.trigger.*.log"))
+
+
+def trigger_log_times(path: Path) -> dict[str, pendulum.DateTime]:
+    """When the trigger of a trigger log started, and when it fired."""
+    times = {}
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        event = str(record.get("event", ""))
+        if event.startswith("trigger ") and event.endswith("starting"):
+            times.setdefault("started", pendulum.parse(record["timestamp"]))
+        elif event == "Trigger fired event":
+            times["fired"] = pendulum.parse(record["timestamp"])
+    return times
+
+
+def wait_deferred(stack: AirflowStack, dag_id: str, run_id: str) -> None:
+    """Until a task of the run has deferred and its trigger runs in the triggerer."""
+    wait_until(f"a trigger of {dag_id} {run_id}", lambda: trigger_logs(stack, dag_id, run_id), RUN_TIMEOUT, 0.5)
+
+
 def flush_when_deferred(stack: AirflowStack, dag_id: str, run_id: str, collection: str, client) -> threading.Thread:
     """Once the sensor's trigger runs, insert a row and flush: the checkpoint then passes its flush_ts."""
 
     def work() -> None:
-        logs = stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while time.monotonic() < deadline and not list(logs.rglob("attempt=*.log.trigger.*.log")):
-            time.sleep(0.5)
+        wait_deferred(stack, dag_id, run_id)
         time.sleep(2)  # let the trigger poll "not flushed" at least once
         client.insert(collection, vectors(1, start=10**6))
         MilvusHook().flush(collection)
@@ -47,9 +85,14 @@ def stack(milvus_server, tmp_path_factory):
     dags = tmp_path_factory.mktemp("dags")
     for dag_file in [*(ROOT / "example_dags").glob("*.py"), Path(__file__).parent / "dags" / "e2e_dags.py"]:
         shutil.copy(dag_file, dags)
+    address = milvus_server["uri"].removeprefix("http://")
     env = {
-        "AIRFLOW_CONN_MILVUS_DEFAULT": milvus_server["uri"].replace("http://", "milvus://"),
+        "AIRFLOW_CONN_MILVUS_DEFAULT": f"milvus://{address}",
+        "AIRFLOW_CONN_MILVUS_PASSWORD": f"milvus://reader:{SECRET_PASSWORD}@{address}",
+        "AIRFLOW_CONN_MILVUS_TOKEN": f"milvus://{address}?token={SECRET_TOKEN}",
         "MILVUS_IMPORT_DIR": str(milvus_server["import_dir"]),
+        # A killed triggerer's triggers go to a live one once its heartbeat is this old.
+        "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
     }
     airflow = AirflowStack(tmp_path_factory.mktemp("airflow-home"), dags, env).start()
     try:
@@ -134,3 +177,85 @@ def test_sensor_timeout_while_deferred_fails_or_skips_with_soft_fail(stack, milv
         assert wait.state == task_state
         assert wait.trigger_seconds is not None
         assert "Timed out waiting for flush of" in wait.log
+
+
+def test_credentials_reach_no_log_xcom_or_rendered_field(stack, milvus_client, import_dir):
+    collection = make_collection(milvus_client)
+    conf = {"collection": collection, "files": [write_json(import_dir, vectors(300))]}
+    state, tasks = run(stack, "e2e_secrets", conf)
+    assert state == "success", {k: v.state for k, v in tasks.items()}
+    assert tasks[("bulk_insert", -1)].trigger_seconds is not None  # the password went through the triggerer
+    assert row_count(milvus_client, collection) == 300
+    # Everything Airflow wrote: task and trigger logs, the standalone (scheduler, triggerer, API)
+    # log, and the metadata database with its XComs and rendered template fields.
+    secrets = [SECRET_PASSWORD, SECRET_TOKEN]
+    secrets += [base64.b64encode(s.encode()).decode() for s in (f"reader:{SECRET_PASSWORD}", SECRET_TOKEN)]
+    written = [p for p in stack.home.rglob("*") if p.is_file()]
+    assert any(p.name == "airflow.db" for p in written)
+    assert len([p for p in written if ".trigger." in p.name]) >= 2
+    leaks = {str(p.relative_to(stack.home)): s for p in written for s in secrets if s.encode() in p.read_bytes()}
+    assert not leaks
+    with sqlite3.connect(stack.home / "airflow.db") as db:
+        xcoms = db.execute("SELECT task_id, value FROM xcom WHERE dag_id = 'e2e_secrets'").fetchall()
+        rendered = db.execute(
+            "SELECT task_id, rendered_fields FROM rendered_task_instance_fields WHERE dag_id = 'e2e_secrets'"
+        ).fetchall()
+    assert {task_id for task_id, _ in xcoms} >= {"bulk_insert", "flush"} and rendered
+    assert not [row for row in [*xcoms, *rendered] if any(s in str(row) for s in secrets)]
+
+
+def test_triggerer_killed_mid_wait_resumes_and_keeps_the_original_deadline(stack, milvus_client, import_dir):
+    """SIGKILL the triggerer while an import, a flush and a 60 s flush deadline wait, then start a
+    new one: every wait completes correctly, the import is not submitted twice, and the deadline
+    wait fails at its original deadline rather than 60 s after the restart. Runs last: it replaces
+    the stack's triggerer."""
+    flushed = make_collection(milvus_client, rows=100)
+    segments = MilvusHook().flush(flushed)["collections"][flushed]["segment_ids"]
+    never = make_collection(milvus_client, rows=100)
+    never_segments = MilvusHook().flush(never)["collections"][never]["segment_ids"]
+    imported = make_collection(milvus_client)
+    runs = {
+        "e2e_flush_deadline": stack.trigger(
+            "e2e_flush_deadline", {"collection": never, "segment_ids": never_segments, "flush_ts": 2**62}
+        ),
+        "e2e_flush_wait": stack.trigger(
+            "e2e_flush_wait", {"collection": flushed, "segment_ids": segments, "flush_ts": tso(1)}
+        ),
+        "e2e_bulk_insert": stack.trigger(
+            "e2e_bulk_insert", {"collection": imported, "files": [write_json(import_dir, vectors(700))]}
+        ),
+    }
+    for dag_id, run_id in runs.items():
+        wait_deferred(stack, dag_id, run_id)
+        if dag_id == "e2e_flush_deadline":
+            deferred_at = time.monotonic()
+    assert stack.kill_triggerer()
+    # Down long enough that a deadline restarted on pickup would land >= 25 s after the original.
+    time.sleep(max(0.0, deferred_at + 25 - time.monotonic()))
+    stack.start_triggerer()
+    wait_until(
+        "the new triggerer to take over the flush wait",
+        lambda: len(trigger_logs(stack, "e2e_flush_wait", runs["e2e_flush_wait"])) >= 2,
+        RUN_TIMEOUT,
+        0.5,
+    )
+    milvus_client.insert(flushed, vectors(1, start=10**6))
+    MilvusHook().flush(flushed)
+
+    assert stack.wait_run("e2e_flush_deadline", runs["e2e_flush_deadline"], RUN_TIMEOUT) == "failed"
+    [wait] = stack.task_results("e2e_flush_deadline", runs["e2e_flush_deadline"])
+    deadline = pendulum.parse(re.search(r"Timed out waiting for flush of .*?: deadline (\S+) passed", wait.log)[1])
+    # One trigger log per triggerer that ran the wait: the killed one, then the new one.
+    first, second = sorted(
+        (trigger_log_times(p) for p in trigger_logs(stack, "e2e_flush_deadline", runs["e2e_flush_deadline"])),
+        key=lambda times: times["started"],
+    )
+    assert second["started"] - first["started"] >= timedelta(seconds=25)
+    # The deadline is the one set before the crash (the sensor's 60 s from its start), not 60 s
+    # from the new triggerer's start, and the new triggerer honours it.
+    assert deadline - first["started"] <= timedelta(seconds=60)
+    assert timedelta(0) <= second["fired"] - deadline <= timedelta(seconds=10)
+    for dag_id in ("e2e_flush_wait", "e2e_bulk_insert"):
+        assert stack.wait_run(dag_id, runs[dag_id], RUN_TIMEOUT) == "success", dag_id
+    assert len(MilvusHook().list_import_tasks(imported)) == 1
+    assert row_count(milvus_client, imported) == 700

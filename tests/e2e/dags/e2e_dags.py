@@ -5,7 +5,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG
 
-from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator
+from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator, MilvusFlushOperator
 from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor
 
 START = pendulum.datetime(2025, 1, 1, tz="UTC")
@@ -33,6 +33,7 @@ for dag_id, poke_interval, timeout, soft_fail in (
     ("e2e_flush_wait", 10, 120, False),
     ("e2e_flush_timeout", 5, 20, False),
     ("e2e_flush_timeout_soft_fail", 5, 20, True),
+    ("e2e_flush_deadline", 5, 60, False),  # outlives a triggerer crash
 ):
     with DAG(
         dag_id,
@@ -51,3 +52,35 @@ for dag_id, poke_interval, timeout, soft_fail in (
             soft_fail=soft_fail,
             deferrable=True,
         )
+
+# Credentials on both paths, worker and triggerer: a password (milvus_password) on the import and
+# its trigger, a token (milvus_token) on the flush and its sensor's trigger.
+with DAG(
+    "e2e_secrets",
+    schedule=None,
+    start_date=START,
+    params={"collection": "c", "files": ["f.json"]},
+    render_template_as_native_obj=True,
+):
+    imported = MilvusBulkInsertOperator(
+        task_id="bulk_insert",
+        milvus_conn_id="milvus_password",
+        collection_name="{{ params.collection }}",
+        files="{{ params.files }}",
+        wait_for_completion=True,
+        deferrable=True,
+        poll_interval=5,
+        wait_timeout=120,
+    )
+    flush = MilvusFlushOperator(
+        task_id="flush", milvus_conn_id="milvus_token", collection_names="{{ params.collection }}"
+    )
+    wait = MilvusFlushStateSensor(
+        task_id="wait",
+        milvus_conn_id="milvus_token",
+        flush_result=flush.output,
+        poke_interval=5,
+        timeout=120,
+        deferrable=True,
+    )
+    imported >> flush >> wait
