@@ -23,7 +23,8 @@ One run of a way at size N, all waits started together:
      with that moment (detection latency).
   2. 4 imports are started, N import waits are started on them (i % 4), and the same is done
      with GetImportState.
-Event-loop lag is sampled every 50 ms over the whole run.
+Event-loop lag is sampled every 50 ms over the whole run (p50, p99, max) and reported separately
+for the idle window ("idle max"), where the waits only poll: no starts, no events.
 """
 
 from __future__ import annotations
@@ -208,6 +209,7 @@ async def child_main(spec: dict[str, Any], protocol) -> dict[str, Any]:
             return await waits.wait(kind, target, spec)
 
     lags: list[float] = []
+    lag_times: list[float] = []  # when each lag sample started
     rss_peak = [0]
     stop = asyncio.Event()
 
@@ -217,6 +219,7 @@ async def child_main(spec: dict[str, Any], protocol) -> dict[str, Any]:
             start = time.perf_counter()
             await asyncio.sleep(0.05)
             lags.append(time.perf_counter() - start - 0.05)
+            lag_times.append(start)
             if start - last_rss > 1:
                 rss_peak[0] = max(rss_peak[0], me.memory_info().rss)
                 last_rss = start
@@ -237,21 +240,25 @@ async def child_main(spec: dict[str, Any], protocol) -> dict[str, Any]:
     await asyncio.sleep(spec["baseline"])
     base_cpu_rate = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
 
+    phases = {"start": time.perf_counter()}
     flush_tasks = start("flush", spec["flush_targets"])
     await asyncio.sleep(2 * interval)  # warm-up: every wait is past its first poll
     cpu0, rpc0, wall0 = time.process_time(), Counter.rpcs, time.perf_counter()
+    phases["idle"] = wall0
     await asyncio.sleep(spec["idle"] / 2)
     connections = milvus_connections(me, port)
     await asyncio.sleep(spec["idle"] / 2)
     cpu1, rpc1, wall1 = time.process_time(), Counter.rpcs, time.perf_counter()
     rss_peak[0] = max(rss_peak[0], me.memory_info().rss)
     early = sum(t.done() for t in flush_tasks)  # none may: nothing has flushed past their timestamp
+    phases["flush events"] = time.perf_counter()
     protocol.write("IDLE_DONE\n")
 
     flush_times = await asyncio.wait_for(asyncio.gather(*flush_tasks), 120)
     protocol.write("FLUSH_DONE\n")
     line = await loop.run_in_executor(None, sys.stdin.readline)
     import_targets = json.loads(line)
+    phases["imports"] = time.perf_counter()
     import_times = await asyncio.wait_for(asyncio.gather(*start("import", import_targets)), 300)
     stop.set()
     await sampler
@@ -268,6 +275,13 @@ async def child_main(spec: dict[str, Any], protocol) -> dict[str, Any]:
         "rpcs_window": rpc1 - rpc0,
         "rpcs_total": Counter.rpcs,
         "lag_ms": [percentile(lags, 50) * 1000, percentile(lags, 99) * 1000, max(lags) * 1000],
+        # Steady state: the largest lag while every wait just polls (no starts, no events).
+        "idle_max_lag_ms": 1000 * max(lag for lag, t in zip(lags, lag_times, strict=True) if wall0 <= t <= wall1),
+        # Where the largest lags happen: starting N waits, their events, the import phase.
+        "max_lag_by_phase_ms": {
+            name: 1000 * max((lag for lag, t in zip(lags, lag_times, strict=True) if begin <= t < end), default=0.0)
+            for (name, begin), end in zip(phases.items(), [*list(phases.values())[1:], float("inf")], strict=True)
+        },
         "flush_times": flush_times,
         "import_times": import_times,
         "early_events": early,
@@ -585,6 +599,8 @@ def summarize(r: dict[str, Any], interval: float) -> dict[str, Any]:
         "cpu_ms_per_poll": 1000 * max(0.0, r["cpu_window"] - r["cpu_baseline"]) / max(1, r["rpcs_window"]),
         "cpu_pct": 100 * r["cpu_window"] / r["wall_window"],
         "lag": r["lag_ms"],
+        "idle_max_lag": r["idle_max_lag_ms"],
+        "max_lag_by_phase": r["max_lag_by_phase_ms"],
         "flush_p50": percentile(r["flush_latency"], 50),
         "flush_p99": percentile(r["flush_latency"], 99),
         "import_p50": percentile(r["import_latency"], 50),
@@ -597,7 +613,7 @@ def summarize(r: dict[str, Any], interval: float) -> dict[str, Any]:
 
 HEADER = (
     f"{'N':>5} {'way':<13} {'TCP':>5} {'+RSS MB':>8} {'KB/wait':>8} {'CPU ms/poll':>11} {'CPU %':>6} "
-    f"{'lag p50/p99/max ms':>19} {'flush det. p50/p99 s':>21} {'import det. p50/p99 s':>22} {'RPCs':>7}"
+    f"{'lag p50/p99/max ms':>19} {'idle max':>8} {'flush det. p50/p99 s':>21} {'import det. p50/p99 s':>22} {'RPCs':>7}"
 )
 
 
@@ -605,7 +621,7 @@ def row(s: dict[str, Any]) -> str:
     lag = "/".join(f"{v:.1f}" for v in s["lag"])
     return (
         f"{s['n']:>5} {s['way']:<13} {s['tcp']:>5} {s['rss_mb']:>8.1f} {s['rss_kb_per_wait']:>8.1f} "
-        f"{s['cpu_ms_per_poll']:>11.3f} {s['cpu_pct']:>6.2f} {lag:>19} "
+        f"{s['cpu_ms_per_poll']:>11.3f} {s['cpu_pct']:>6.2f} {lag:>19} {s['idle_max_lag']:>8.1f} "
         f"{s['flush_p50']:>10.2f}/{s['flush_p99']:<10.2f} {s['import_p50']:>11.2f}/{s['import_p99']:<10.2f} "
         f"{s['rpcs']:>7}"
     )
@@ -709,6 +725,9 @@ def main() -> None:
 
 
 def report(results: dict, sizes: list[int], poke: dict | None, args: argparse.Namespace) -> None:
+    print("\n# largest event-loop lag (ms) by phase: starting N waits (+ warm-up), idle, flush events, imports")
+    for (n, way), s in results.items():
+        print(f"{n:>5} {way:<13} " + " ".join(f"{v:>8.1f}" for v in s["max_lag_by_phase"].values()))
     if poke:
         print(
             f"\n# (c) poke-mode sensors, {poke['processes']} processes measured over {poke['wall']:.0f} s: per process "
