@@ -134,6 +134,14 @@ CASES: list[tuple[str, Callable[[World, Any], Any], type[BaseException], str]] =
         r"ca_pem_path '/nonexistent/ca.pem' is not a readable file",
     ),
     (
+        "conn-half-client-pair",
+        lambda w, m: conn_env(
+            m, "c_mtls", host="https://127.0.0.1:19530", extra={"client_pem_path": __file__}
+        ).get_server_version(),
+        MilvusConfigError,
+        r"mutual TLS needs both client_pem_path and client_key_path",
+    ),
+    (
         "conn-timeout-not-a-number",
         lambda w, m: conn_env(m, "c_timeout", host="127.0.0.1", extra={"timeout": "soon"}).get_server_version(),
         MilvusConfigError,
