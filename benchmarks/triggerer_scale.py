@@ -627,6 +627,24 @@ def row(s: dict[str, Any]) -> str:
     )
 
 
+def median_summary(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over repeated runs (TCP connections: the most seen)."""
+
+    def median(values: list[Any]) -> Any:
+        first = values[0]
+        if isinstance(first, list):
+            return [median([v[i] for v in values]) for i in range(len(first))]
+        if isinstance(first, dict):
+            return {k: median([v[k] for v in values]) for k in first}
+        if isinstance(first, (int, float)) and not isinstance(first, bool):
+            return statistics.median(values)
+        return first
+
+    merged = {key: median([s[key] for s in summaries]) for key in summaries[0]}
+    merged["tcp"] = max(s["tcp"] for s in summaries)
+    return merged
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -651,6 +669,7 @@ def main() -> None:
     parser.add_argument("--ways", default=",".join(WAYS), help="comma-separated ways (default: %(default)s)")
     parser.add_argument("--poll-interval", type=float, default=5.0, help="seconds (default: %(default)s)")
     parser.add_argument("--idle", type=float, default=20.0, help="measured idle window, seconds (default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each N and way; medians reported")
     parser.add_argument("--poke-processes", type=int, default=4, help="poke-mode sensor processes; 0 skips them")
     parser.add_argument("--triggerer-n", type=int, default=100, help="waits in a real triggerer; 0 skips it")
     parser.add_argument("--milvus-uri", help="use this Milvus instead of starting one (needs --import-dir)")
@@ -703,16 +722,22 @@ def main() -> None:
                 flush=True,
             )
             print(HEADER, flush=True)
-            results: dict[tuple[int, str], dict[str, Any]] = {}
+            runs: dict[tuple[int, str], list[dict[str, Any]]] = {}
             for n in sizes:
-                for way in ways:
-                    try:
-                        summary = summarize(run_child(work, way, n, args, log_dir), args.poll_interval)
-                    except Exception as err:  # one failing way must not hide the others' figures
-                        print(f"{n:>5} {way:<13} FAILED: {err}", flush=True)
-                        continue
-                    results[(n, way)] = summary
-                    print(row(summary), flush=True)
+                for _ in range(args.repeat):  # ways interleaved, so drift on the machine hits all alike
+                    for way in ways:
+                        try:
+                            summary = summarize(run_child(work, way, n, args, log_dir), args.poll_interval)
+                        except Exception as err:  # one failing way must not hide the others' figures
+                            print(f"{n:>5} {way:<13} FAILED: {err}", flush=True)
+                            continue
+                        runs.setdefault((n, way), []).append(summary)
+                        print(row(summary), flush=True)
+            results = {key: median_summary(summaries) for key, summaries in runs.items()}
+            if args.repeat > 1:
+                print(f"\n# medians of {args.repeat} runs (ratios and targets below use these)\n{HEADER}")
+                for summary in results.values():
+                    print(row(summary))
             poke = run_poke(work, args.poke_processes, args) if args.poke_processes else None
             report(results, sizes, poke, args)
             if args.triggerer_n:
