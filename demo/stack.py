@@ -266,25 +266,32 @@ def _duration(ti: dict[str, Any]) -> float:
     return 0.0
 
 
-def _trigger_seconds(trigger_logs: list[Path]) -> float | None:
-    """From 'trigger ... starting' to 'Trigger fired event' in each trigger log, summed."""
+def trigger_log_times(path: Path) -> dict[str, Any]:
+    """When the trigger of one trigger log started and when it fired (pendulum times; a key is
+    missing if its line is)."""
     import pendulum
 
+    times: dict[str, Any] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        event = str(record.get("event", ""))
+        if event.startswith("trigger ") and event.endswith("starting"):
+            times.setdefault("started", pendulum.parse(record["timestamp"]))
+        elif event == "Trigger fired event":
+            times["fired"] = pendulum.parse(record["timestamp"])
+    return times
+
+
+def _trigger_seconds(trigger_logs: list[Path]) -> float | None:
+    """From 'trigger ... starting' to 'Trigger fired event' in each trigger log, summed."""
     if not trigger_logs:
         return None
     total = 0.0
     for path in trigger_logs:
-        start = fired = None
-        for line in path.read_text(errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            event = str(record.get("event", ""))
-            if event.startswith("trigger ") and event.endswith("starting") and start is None:
-                start = pendulum.parse(record["timestamp"])
-            elif event == "Trigger fired event":
-                fired = pendulum.parse(record["timestamp"])
-        if start and fired:
-            total += (fired - start).total_seconds()
+        times = trigger_log_times(path)
+        if "started" in times and "fired" in times:
+            total += (times["fired"] - times["started"]).total_seconds()
     return total

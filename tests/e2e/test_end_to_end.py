@@ -4,7 +4,6 @@ running the example DAG and failure cases against the real Milvus server."""
 from __future__ import annotations
 
 import base64
-import json
 import re
 import shutil
 import sqlite3
@@ -17,7 +16,7 @@ import pendulum
 import pytest
 
 from airflow_provider_milvus.hooks.milvus import MilvusHook
-from demo.stack import AirflowStack, wait_until
+from demo.stack import AirflowStack, trigger_log_times, wait_until
 from tests.integration.helpers import make_collection, row_count, vectors, write_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,22 +42,6 @@ def tso(seconds_from_now: float) -> int:
 
 def trigger_logs(stack: AirflowStack, dag_id: str, run_id: str) -> list[Path]:
     return list((stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}").rglob("attempt=*.log.trigger.*.log"))
-
-
-def trigger_log_times(path: Path) -> dict[str, pendulum.DateTime]:
-    """When the trigger of a trigger log started, and when it fired."""
-    times = {}
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        event = str(record.get("event", ""))
-        if event.startswith("trigger ") and event.endswith("starting"):
-            times.setdefault("started", pendulum.parse(record["timestamp"]))
-        elif event == "Trigger fired event":
-            times["fired"] = pendulum.parse(record["timestamp"])
-    return times
 
 
 def wait_deferred(stack: AirflowStack, dag_id: str, run_id: str) -> None:

@@ -128,7 +128,7 @@ def test_mutual_tls_without_a_client_certificate_is_refused(monkeypatch, mtls_se
     with pytest.raises(MilvusError) as err:
         hook.get_server_version(timeout=10)
     assert not err.value.transient, err.value
-    assert "127.0.0.1" in str(err.value)
+    assert "TLS handshake with 127.0.0.1" in str(err.value)
 
 
 def test_mutual_tls_with_a_wrong_ca_fails_clearly(monkeypatch, mtls_server, certs):
