@@ -7,6 +7,7 @@ Runs the server shipped by the ``milvus`` PyPI package (Linux x86_64; install th
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import socket
@@ -22,17 +23,41 @@ from pymilvus.grpc_gen import milvus_pb2, milvus_pb2_grpc
 _COMPONENTS = ("ROOTCOORD", "PROXY", "QUERYCOORD", "QUERYNODE", "INDEXCOORD", "INDEXNODE", "DATACOORD", "DATANODE")
 
 
+# Ports the milvus package starts its search for each internal port from; left alone.
+_MILVUS_DEFAULT_PORTS = frozenset({2379, 2380, 13333, 19529, 19530, 19531, 21121, 21122, 21123, 21124, 22930})
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(v) for v in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return low, high
+
+
 def free_port() -> int:
+    """A port free on every interface, below the kernel's ephemeral range.
+
+    A server is told its port some seconds before it binds it; a port from the ephemeral range can
+    be taken meanwhile by any outgoing connection's local end. Below that range only listeners
+    compete.
+    """
+    low, _ = _ephemeral_range()
+    if low > 12000:
+        for _ in range(200):
+            port = random.randint(10000, low - 1)
+            if port not in _MILVUS_DEFAULT_PORTS and bindable(port, "0.0.0.0") and bindable(port):
+                return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def bindable(port: int) -> bool:
+def bindable(port: int, host: str = "127.0.0.1") -> bool:
     """Whether a listening socket could bind the port without SO_REUSEADDR (as the milvus package does)."""
     with socket.socket() as sock:
         try:
-            sock.bind(("127.0.0.1", port))
+            sock.bind((host, port))
         except OSError:
             return False
         return True
@@ -105,6 +130,19 @@ class EmbeddedMilvus:
         )
         return client, peer
 
+    def _root_coord_port(self) -> int:
+        """The root coordinator's port: chosen once per data dir, kept across restarts.
+
+        Left to the milvus package it is 53100 or the next free one, inside the ephemeral range,
+        where a client connection's local end can take it between the package's check and the bind.
+        """
+        path = self.data_dir / "embedded-root-coord-port"
+        if path.exists():
+            return int(path.read_text())
+        port = free_port()
+        path.write_text(f"{port}\n")
+        return port
+
     def _server_env(self) -> dict[str, str]:
         # Milvus components register the machine's first non-loopback address and dial each other
         # there; pinned to loopback, the server's traffic stays on 127.0.0.1 (and survives a change
@@ -155,6 +193,8 @@ class EmbeddedMilvus:
                     str(self.port),
                     "--etcd-port",
                     str(etcd_client),
+                    "--root-coord-port",
+                    str(self._root_coord_port()),
                     *self.server_args,
                 ],
                 stdout=log,
