@@ -10,9 +10,6 @@ class MilvusConfigError(ValueError):
     """A Milvus connection field or argument is invalid; the message names it."""
 
 
-IMPORT_SUFFIXES = (".json", ".parquet", ".npy")
-
-
 def validate_collection_names(collection_names: Any, name: str = "collection_names") -> list[str]:
     names = [collection_names] if isinstance(collection_names, str) else collection_names
     if not isinstance(names, (list, tuple)) or not names:
@@ -25,8 +22,8 @@ def validate_collection_names(collection_names: Any, name: str = "collection_nam
     return list(names)
 
 
-def validate_segment_ids(segment_ids: Any, name: str = "segment_ids") -> list[int]:
-    if not isinstance(segment_ids, (list, tuple)) or not segment_ids:
+def validate_segment_ids(segment_ids: Any, name: str = "segment_ids", *, allow_empty: bool = False) -> list[int]:
+    if not isinstance(segment_ids, (list, tuple)) or (not segment_ids and not allow_empty):
         raise MilvusConfigError(f"{name} must be a non-empty list of segment IDs, got {segment_ids!r}")
     ids = []
     for item in segment_ids:
@@ -36,23 +33,75 @@ def validate_segment_ids(segment_ids: Any, name: str = "segment_ids") -> list[in
     return ids
 
 
+def validate_flush_ts(flush_ts: Any, name: str = "flush_ts") -> int | None:
+    """A flush timestamp (Milvus hybrid timestamp), or None when not given."""
+    if flush_ts in (None, "", 0, "0"):
+        return None
+    if isinstance(flush_ts, bool) or not isinstance(flush_ts, (int, str)) or not str(flush_ts).strip().isdigit():
+        raise MilvusConfigError(f"{name} must be an integer timestamp, got {flush_ts!r}")
+    return int(str(flush_ts).strip())
+
+
+def validate_flush_target(segment_ids: Any, collection_name: Any, flush_ts: Any, where: str = "") -> dict[str, Any]:
+    """One thing to ask GetFlushState about: ``{"collection_name", "segment_ids", "flush_ts"}``.
+
+    With the collection and its flush timestamp, the segment list may be empty: a flush that sealed
+    no new segment (deletes only, or right after an import) is still persisted only once Milvus's
+    channel checkpoints pass ``flush_ts``, and Milvus checks exactly that. Without them, only
+    segment IDs say what to wait for.
+    """
+    prefix = f"{where}: " if where else ""
+    collection = validate_collection_names(collection_name, "collection_name")[0] if collection_name else None
+    ts = validate_flush_ts(flush_ts)
+    ids = validate_segment_ids(segment_ids, allow_empty=True)
+    if not ids and (collection is None or ts is None):
+        raise MilvusConfigError(
+            f"{prefix}segment_ids is empty: give segment IDs, or collection_name with flush_ts (a flush that "
+            f"sealed no segment is persisted once Milvus's checkpoints pass flush_ts), got segment_ids="
+            f"{segment_ids!r}, collection_name={collection_name!r}, flush_ts={flush_ts!r}"
+        )
+    return {"collection_name": collection, "segment_ids": ids, "flush_ts": ts}
+
+
 def validate_import_files(files: Any, name: str = "files") -> list[str]:
+    """Paths as the server sees them. Their type is left to the server: which formats it reads
+    depends on its version (2.5 adds CSV, 2.6 JSONL), and it names the file it cannot read."""
     if not isinstance(files, (list, tuple)) or not files:
         raise MilvusConfigError(f"{name} must be a non-empty list of file paths, got {files!r}")
     for path in files:
         if not isinstance(path, str) or not path.strip():
             raise MilvusConfigError(f"{name} must hold non-empty path strings, got {path!r}")
-        if not path.lower().endswith(IMPORT_SUFFIXES):
-            raise MilvusConfigError(
-                f"{name}: {path!r} is not a file Milvus can import; use .json (row-based), .parquet, "
-                "or one .npy file per field"
-            )
-    suffixes = {Path(path).suffix.lower() for path in files}
-    if len(files) > 1 and suffixes != {".npy"}:
+    # Every Milvus version takes the files of one import as one group: one data file, or a set of
+    # NumPy files (one per field).
+    if len(files) > 1 and {Path(path).suffix.lower() for path in files} != {".npy"}:
         raise MilvusConfigError(
-            f"{name}: one import takes one JSON or Parquet file, or a set of .npy files; got {list(files)!r}"
+            f"{name}: one import takes one data file (JSON, Parquet, CSV, ...) or a set of .npy files, one per "
+            f"field; got {list(files)!r}"
         )
     return list(files)
+
+
+def validate_import_options(options: Any, name: str = "options") -> dict[str, str]:
+    """Import options as Milvus takes them (strings), passed through unchanged otherwise."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict) or not all(isinstance(key, str) and key for key in options):
+        raise MilvusConfigError(f"{name} must be a dict of option names to values, got {options!r}")
+    as_strings = {}
+    for key, value in options.items():
+        if isinstance(value, bool):
+            value = str(value).lower()
+        elif not isinstance(value, (str, int, float)):
+            raise MilvusConfigError(f"{name}[{key!r}] must be a string or a number, got {value!r}")
+        as_strings[key] = str(value)
+    if as_strings.get("auto_commit", "true").strip().lower() in ("false", "0", "no", "off"):
+        # The import would wait for a commit this RPC cannot send, and GetImportState reports a job
+        # waiting for its commit as ImportFailed (Milvus 3.x, internal/proxy/impl.go).
+        raise MilvusConfigError(
+            f"{name}: auto_commit=false is not supported: Milvus reports an uncommitted import as failed through "
+            "this API; leave auto_commit out"
+        )
+    return as_strings
 
 
 def validate_import_task_id(import_task_id: Any, name: str = "import_task_id") -> int:

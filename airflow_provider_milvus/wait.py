@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ import pendulum
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_milvus.exceptions import MilvusError
+from airflow_provider_milvus.validation import validate_flush_target
 
 if TYPE_CHECKING:
     from airflow_provider_milvus.hooks.milvus import MilvusHook
@@ -84,6 +85,10 @@ class WaitTarget(ABC):
     @abstractmethod
     def check(self, answer: Any) -> Check: ...
 
+    def retryable(self, err: MilvusError) -> bool:
+        """Whether to ask again after this error (within the deadline)."""
+        return err.transient
+
 
 @dataclass
 class _Poll:
@@ -115,6 +120,7 @@ def wait_steps(
     """
     started = pendulum.now("UTC")
     retries = 0
+    last_error: MilvusError | None = None
     last_progress = ""
     if first_poll_after > 0:
         delay = first_poll_after + random.uniform(0, poll_interval)
@@ -125,9 +131,10 @@ def wait_steps(
         try:
             answer = yield _Poll()
         except MilvusError as err:
-            if not err.transient:
+            if not target.retryable(err):
                 raise
             retries += 1
+            last_error = err
             delay = random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (retries - 1)))
             logger.warning(
                 "Transient Milvus error while waiting for %s (retry %d): %s", target.description, retries, err
@@ -153,7 +160,7 @@ def wait_steps(
                 raise MilvusWaitTimeout(
                     f"Timed out waiting for {target.description}: deadline {deadline.isoformat()} passed "
                     f"(waited {waited:.0f}s here"
-                    + (f", last error retried {retries} times" if retries else "")
+                    + (f", retried {retries} times, last error: {last_error}" if retries else "")
                     + (f", last state: {last_progress}" if last_progress else "")
                     + ")"
                 )
@@ -227,16 +234,21 @@ async def wait_async(
 class FlushStateTarget(WaitTarget):
     """Segments of one or more collections, persisted as of their flush timestamps.
 
-    ``collections`` is a list of ``{"collection_name", "segment_ids", "flush_ts"}``; a collection
-    whose flush sealed no segments is already persisted. Collections found flushed are not asked
+    ``collections`` is a list of ``{"collection_name", "segment_ids", "flush_ts"}`` (see
+    :func:`~airflow_provider_milvus.validation.validate_flush_target`). Every entry is asked about,
+    also one whose flush sealed no segment: Milvus still has to see its channel checkpoints pass
+    ``flush_ts`` (deletes, for one, are persisted only then). Entries found flushed are not asked
     about again.
     """
 
     def __init__(self, collections: list[dict[str, Any]], db_name: str | None = None, rpc_timeout: float | None = None):
-        self.collections = collections
+        self.collections = [
+            validate_flush_target(c.get("segment_ids"), c.get("collection_name"), c.get("flush_ts"), f"entry {c!r}")
+            for c in collections
+        ]
         self.db_name = db_name
         self.rpc_timeout = rpc_timeout
-        self._pending = [c for c in collections if c.get("segment_ids")]
+        self._pending = list(self.collections)
 
     @classmethod
     def from_flush_result(cls, flush_result: dict[str, Any], rpc_timeout: float | None = None) -> FlushStateTarget:
@@ -257,13 +269,7 @@ class FlushStateTarget(WaitTarget):
         return "flush of " + ", ".join(repr(n) for n in names)
 
     def _ask(self, collection: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "segment_ids": collection["segment_ids"],
-            "collection_name": collection.get("collection_name"),
-            "flush_ts": collection.get("flush_ts"),
-            "db_name": self.db_name,
-            "timeout": self.rpc_timeout,
-        }
+        return {**collection, "db_name": self.db_name, "timeout": self.rpc_timeout}
 
     def poll(self, hook: MilvusHook) -> list[bool]:
         return [hook.get_flush_state(**self._ask(c)) for c in self._pending]
@@ -281,8 +287,11 @@ class FlushStateTarget(WaitTarget):
         return Check(Outcome.WAITING, progress=f"waiting for {waiting}")
 
 
+# Import states by name (common_pb2.ImportState). Milvus 2.4+ reports only Pending, Started,
+# Completed and Failed; Persisted is 2.2/2.3 only.
 IMPORT_DONE = "ImportCompleted"
 IMPORT_FAILED = ("ImportFailed", "ImportFailedAndCleaned")
+IMPORT_RUNNING = ("ImportPending", "ImportStarted", "ImportPersisted")
 
 
 class ImportStateTarget(WaitTarget):
@@ -316,3 +325,34 @@ class ImportStateTarget(WaitTarget):
                 message=f"{state['state']}: {state.get('failed_reason') or 'Milvus gave no reason'}",
             )
         return Check(Outcome.WAITING, result=state, progress=progress)
+
+
+class RequestTarget(WaitTarget):
+    """One request that starts something (a Flush, an Import), sent again while Milvus turns it
+    away as transient (rate limited, not ready, unreachable), within the caller's deadline.
+
+    :param request: Sends the request and returns Milvus's answer.
+    :param idempotent: Whether sending it twice is harmless. If not, an error after which the
+        request may have taken effect (``outcome_unknown``) is raised, never retried.
+    """
+
+    def __init__(self, description: str, request: Callable[[], Any], *, idempotent: bool) -> None:
+        self._description = description
+        self.request = request
+        self.idempotent = idempotent
+
+    @property
+    def description(self) -> str:
+        return self._description
+
+    def poll(self, hook: MilvusHook) -> Any:
+        return self.request()
+
+    async def apoll(self, hook: MilvusHook) -> Any:
+        raise NotImplementedError("requests are sent from the worker")
+
+    def check(self, answer: Any) -> Check:
+        return Check(Outcome.DONE, result=answer)
+
+    def retryable(self, err: MilvusError) -> bool:
+        return err.transient and (self.idempotent or not err.outcome_unknown)

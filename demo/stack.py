@@ -147,6 +147,31 @@ class AirflowStack:
                 os.kill(pid, signal.SIGKILL)
         return sorted(doomed)
 
+    def kill_task(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> int:
+        """SIGKILL the process running a task instance's current try (its worker dies mid-task, as
+        on a lost machine): its supervisor reports the failure, and Airflow retries it if it may.
+        Returns the pid killed."""
+        import sqlite3
+
+        with sqlite3.connect(self.home / "airflow.db") as db:
+            row = db.execute(
+                "SELECT id FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?",
+                (dag_id, run_id, task_id, map_index),
+            ).fetchone()
+        if row is None:
+            raise RuntimeError(f"no task instance {dag_id}.{task_id} in run {run_id}")
+        # The task runner names its process after the try it runs: "airflow worker -- <ti id>".
+        title = f"airflow worker -- {row[0]}".encode()
+        pids = [
+            int(p.parent.name)
+            for p in Path("/proc").glob("[0-9]*/cmdline")
+            if _cmdline(int(p.parent.name)).startswith(title)
+        ]
+        if len(pids) != 1:
+            raise RuntimeError(f"expected one process for {title.decode()!r}, found {pids}")
+        os.kill(pids[0], signal.SIGKILL)
+        return pids[0]
+
     def start_triggerer(self) -> None:
         """Start another ``airflow triggerer`` (after kill_triggerer, say); stop() stops it too."""
         with open(self.home / "triggerer.log", "ab") as log:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import os
 import weakref
 from dataclasses import dataclass, field
@@ -30,9 +31,10 @@ from airflow_provider_milvus.exceptions import MilvusAuthenticationError, Milvus
 from airflow_provider_milvus.validation import (
     MilvusConfigError,
     validate_collection_names,
+    validate_flush_target,
     validate_import_files,
+    validate_import_options,
     validate_import_task_id,
-    validate_segment_ids,
 )
 
 if TYPE_CHECKING:
@@ -53,6 +55,8 @@ _TRANSIENT_MILVUS_CODES = frozenset({1, 2, 4, 8})
 # Reasons of a proxy that cannot reach its own coordinators (a restart or failover in progress);
 # Milvus 2.3 reports those with the catch-all code 65535.
 _INTERNAL_UNREACHABLE_REASONS = ("error while dialing", "connection refused", "find no available")
+# gRPC reasons that say the request never left this machine (no connection could be made).
+_NOT_SENT_MARKERS = ("failed to connect", "connection refused", "dns resolution failed", "name resolution")
 # Milvus status codes meaning "not authenticated" / "not permitted".
 _AUTH_MILVUS_CODES = frozenset({1400, 1401, 1800})
 
@@ -66,6 +70,19 @@ _CHANNEL_OPTIONS = (
     # gRPC's reconnect backoff grows to 120 s; capped, waits notice a restarted Milvus within 10 s.
     ("grpc.max_reconnect_backoff_ms", 10_000),
 )
+
+
+def _host_for_address(host: str, where: str) -> str:
+    """The host as gRPC dials it: an IPv6 literal in brackets (``[::1]``), anything else as is."""
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if ":" in bare or host.startswith("["):
+        try:
+            return f"[{ipaddress.IPv6Address(bare)}]"
+        except ValueError:
+            raise MilvusConfigError(
+                f"{where}: host {host!r} is not a valid hostname or IPv6 address (write IPv6 as [::1])"
+            ) from None
+    return host
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -109,20 +126,32 @@ class MilvusConnectionSettings:
 
         scheme = ""
         uri_port: int | None = None
+        if "://" not in host and (
+            (host.count(":") == 1 and not host.startswith("[")) or (host.startswith("[") and "]:" in host)
+        ):
+            # "host:port" without a scheme: read it as a URI's authority.
+            host = f"tcp://{host}"
         if "://" in host:
-            parts = urlsplit(host)
+            try:
+                parts = urlsplit(host)
+            except ValueError as err:  # e.g. an IPv6 literal with unbalanced brackets
+                raise MilvusConfigError(f"{where}: host {conn.host!r} is not a valid URI: {err}") from None
             scheme = parts.scheme.lower()
             if scheme not in _SCHEMES:
                 raise MilvusConfigError(
-                    f"{where}: host {host!r} has unknown URI scheme {parts.scheme!r}; use one of {', '.join(_SCHEMES)}"
+                    f"{where}: host {conn.host!r} has unknown URI scheme {parts.scheme!r}; "
+                    f"use one of {', '.join(_SCHEMES)}"
                 )
             try:
                 uri_port = parts.port
             except ValueError:
-                raise MilvusConfigError(f"{where}: host {host!r} has a port that is not a number") from None
-            host = parts.hostname or ""
+                raise MilvusConfigError(f"{where}: host {conn.host!r} has a port that is not a number") from None
+            # netloc keeps an IPv6 literal's brackets, which hostname drops.
+            host = parts.netloc.rpartition("@")[2]
+            host = host.rsplit(":", 1)[0] if uri_port is not None else host
             if not host:
                 raise MilvusConfigError(f"{where}: host URI {conn.host!r} has no hostname")
+        host = _host_for_address(host, where)
 
         port: int
         if uri_port is not None:
@@ -251,10 +280,24 @@ def _error_from_rpc(rpc: str, err: grpc.RpcError, settings: MilvusConnectionSett
         return MilvusError(
             rpc, code.name, f"TLS handshake with {settings.address} failed (check the CA and TLS files): {details}"
         )
+    # A request that may have reached Milvus before the call failed: it may have taken effect.
+    outcome_unknown = code == grpc.StatusCode.DEADLINE_EXCEEDED or (
+        code == grpc.StatusCode.UNAVAILABLE and not any(marker in lowered for marker in _NOT_SENT_MARKERS)
+    )
     if code == grpc.StatusCode.UNAVAILABLE:
-        return MilvusError(rpc, code.name, f"cannot reach Milvus at {settings.address}: {details}", transient=True)
+        return MilvusError(
+            rpc,
+            code.name,
+            f"cannot reach Milvus at {settings.address}: {details}",
+            transient=True,
+            outcome_unknown=outcome_unknown,
+        )
     return MilvusError(
-        rpc, code.name, f"{details or code.name} ({settings.address})", transient=code in _TRANSIENT_GRPC_CODES
+        rpc,
+        code.name,
+        f"{details or code.name} ({settings.address})",
+        transient=code in _TRANSIENT_GRPC_CODES,
+        outcome_unknown=outcome_unknown,
     )
 
 
@@ -350,7 +393,7 @@ def _flush_result(response: milvus_pb2.FlushResponse, collection_names: list[str
 
 
 def _flush_state_request(
-    segment_ids: list[int], collection_name: str | None, flush_ts: int | None, db_name: str
+    *, segment_ids: list[int], collection_name: str | None, flush_ts: int | None, db_name: str
 ) -> milvus_pb2.GetFlushStateRequest:
     return milvus_pb2.GetFlushStateRequest(
         segmentIDs=segment_ids, collection_name=collection_name or "", flush_ts=flush_ts or 0, db_name=db_name
@@ -369,14 +412,21 @@ def _import_request(
     )
 
 
-def import_state_dict(response: milvus_pb2.GetImportStateResponse) -> dict[str, Any]:
-    """Node's getImportState fields, with the state by name plus failed_reason and progress."""
+def import_state_dict(response: milvus_pb2.GetImportStateResponse, import_task_id: int = 0) -> dict[str, Any]:
+    """Node's getImportState fields, with the state by name plus failed_reason and progress.
+
+    ``id`` is the task asked about: Milvus 2.4+ answers ``id=0`` (its GetImportState is a shim
+    over import jobs), so the ID Milvus reports is used only when no ID was asked for (a listing).
+    Only ``state``, ``row_count``, ``failed_reason``, ``progress`` and ``create_ts`` are reported by
+    every version; ``id_list``, ``segment_ids``, ``collection_id`` and the ``infos`` beyond
+    ``failed_reason`` and ``progress_percent`` are Milvus 2.2/2.3 only.
+    """
     infos = {kv.key: kv.value for kv in response.infos}
     progress: int | None = None
     if infos.get("progress_percent", "").isdigit():
         progress = int(infos["progress_percent"])
     return {
-        "id": int(response.id),
+        "id": import_task_id or int(response.id),
         "state": common_pb2.ImportState.Name(response.state),
         "row_count": int(response.row_count),
         "id_list": list(response.id_list),
@@ -535,12 +585,14 @@ class MilvusHook(BaseHook):
         db_name: str | None = None,
         timeout: float | None = None,
     ) -> bool:
-        """Whether the segments are persisted (as of ``flush_ts`` when given).
+        """Whether the segments are persisted, and the collection's channels past ``flush_ts``.
 
-        Milvus answers True for segment IDs it does not know.
+        ``segment_ids`` may be empty when ``collection_name`` and ``flush_ts`` are given (a flush
+        that sealed no segment). Milvus answers True for segment IDs it does not know, and 2.4+
+        answers True without checking ``flush_ts`` when no collection is named: name it.
         """
         db = self._db(db_name)
-        request = _flush_state_request(validate_segment_ids(segment_ids), collection_name, flush_ts, db)
+        request = _flush_state_request(**validate_flush_target(segment_ids, collection_name, flush_ts), db_name=db)
         return bool(self._call("GetFlushState", request, timeout, db).flushed)
 
     async def aget_flush_state(
@@ -552,7 +604,7 @@ class MilvusHook(BaseHook):
         timeout: float | None = None,
     ) -> bool:
         db = db_name or (await self.asettings()).db_name
-        request = _flush_state_request(validate_segment_ids(segment_ids), collection_name, flush_ts, db)
+        request = _flush_state_request(**validate_flush_target(segment_ids, collection_name, flush_ts), db_name=db)
         return bool((await self._acall("GetFlushState", request, timeout, db)).flushed)
 
     def bulk_insert(
@@ -564,22 +616,32 @@ class MilvusHook(BaseHook):
         options: dict[str, str] | None = None,
         timeout: float | None = None,
     ) -> int:
-        """Start an import (bulk insert) of the files; returns the import task ID."""
-        validate_collection_names(collection_name)
+        """Start an import (bulk insert) of the files; returns the import task ID (a job ID on 2.4+).
+
+        ``files`` are paths as the server sees them; the server judges their format. ``options``
+        are passed to Milvus as strings (``auto_commit=false`` is refused: see
+        :func:`~airflow_provider_milvus.validation.validate_import_options`).
+        """
+        validate_collection_names(collection_name, "collection_name")
+        files = validate_import_files(files)
+        options = validate_import_options(options)
         db = self._db(db_name)
-        request = _import_request(collection_name, validate_import_files(files), partition_name, db, options)
+        request = _import_request(collection_name, files, partition_name, db, options)
         response = self._call("Import", request, timeout, db)
         if not response.tasks:
             raise MilvusError("Import", "no task", f"Milvus returned no import task for {collection_name!r}")
         return int(response.tasks[0])
 
     def get_import_state(self, import_task_id: int, timeout: float | None = None) -> dict[str, Any]:
-        request = milvus_pb2.GetImportStateRequest(task=validate_import_task_id(import_task_id))
-        return import_state_dict(self._call("GetImportState", request, timeout))
+        """The state of one import (see :func:`import_state_dict`)."""
+        task_id = validate_import_task_id(import_task_id)
+        request = milvus_pb2.GetImportStateRequest(task=task_id)
+        return import_state_dict(self._call("GetImportState", request, timeout), task_id)
 
     async def aget_import_state(self, import_task_id: int, timeout: float | None = None) -> dict[str, Any]:
-        request = milvus_pb2.GetImportStateRequest(task=validate_import_task_id(import_task_id))
-        return import_state_dict(await self._acall("GetImportState", request, timeout))
+        task_id = validate_import_task_id(import_task_id)
+        request = milvus_pb2.GetImportStateRequest(task=task_id)
+        return import_state_dict(await self._acall("GetImportState", request, timeout), task_id)
 
     def list_import_tasks(
         self,

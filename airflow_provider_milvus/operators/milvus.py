@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseOperator, conf
 
+from airflow_provider_milvus.exceptions import MilvusError
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.sensors.milvus import DEFER_GRACE_SECONDS, native
 from airflow_provider_milvus.triggers.milvus import (
@@ -18,15 +19,18 @@ from airflow_provider_milvus.triggers.milvus import (
     raise_for_event,
 )
 from airflow_provider_milvus.validation import (
-    MilvusConfigError,
     validate_collection_names,
     validate_import_files,
+    validate_import_options,
     validate_positive,
 )
 from airflow_provider_milvus.wait import (
+    IMPORT_DONE,
+    IMPORT_RUNNING,
     FlushStateTarget,
     ImportStateTarget,
     MilvusWaitFailed,
+    RequestTarget,
     WaitTarget,
     deadline_after,
     wait_sync,
@@ -35,8 +39,12 @@ from airflow_provider_milvus.wait import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-RUNNING_IMPORT_STATES = ("ImportPending", "ImportStarted", "ImportPersisted")
 FLUSH_RESULT_KEY = "flush_result"
+# Where a bulk insert keeps the import it started, in Airflow's task state store (Airflow 3.3+),
+# so that a retry reconnects to it instead of starting a second one.
+IMPORT_STORE_KEY = "milvus_import"
+
+T = TypeVar("T")
 
 
 class _MilvusWaitingOperator(BaseOperator):
@@ -51,6 +59,7 @@ class _MilvusWaitingOperator(BaseOperator):
         poll_interval: float = 5.0,
         wait_timeout: float | None = None,
         rpc_timeout: float | None = None,
+        submit_timeout: float = 120.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -60,10 +69,22 @@ class _MilvusWaitingOperator(BaseOperator):
         self.poll_interval = validate_positive(poll_interval, "poll_interval")
         self.wait_timeout = validate_positive(wait_timeout, "wait_timeout", optional=True)
         self.rpc_timeout = validate_positive(rpc_timeout, "rpc_timeout", optional=True)
+        self.submit_timeout = validate_positive(submit_timeout, "submit_timeout")
 
     @cached_property
     def hook(self) -> MilvusHook:
         return MilvusHook(milvus_conn_id=self.milvus_conn_id)
+
+    def _send(self, description: str, request: Callable[[], T], *, idempotent: bool) -> T:
+        """Send a request, again while Milvus turns it away as transient, for ``submit_timeout``.
+
+        Milvus 2.4.5+ rate-limits Flush by default (0.1/s per collection): a second flush of a
+        collection within ~10 s is answered "rate limit exceeded" (code 8) and succeeds later.
+        """
+        target = RequestTarget(description, request, idempotent=idempotent)
+        return wait_sync(
+            self.hook, target, poll_interval=1.0, deadline=deadline_after(self.submit_timeout), logger=self.log
+        )
 
     def _wait(self, target: WaitTarget, trigger_cls: type[MilvusWaitTrigger], trigger_kwargs: dict) -> Any:
         """Wait for the target here, or defer to the trigger (resuming in ``execute_complete``)."""
@@ -99,6 +120,8 @@ class MilvusFlushOperator(_MilvusWaitingOperator):
     :param poll_interval: Seconds between GetFlushState polls.
     :param wait_timeout: Total seconds to wait; None waits without limit.
     :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
+    :param submit_timeout: Seconds to keep resending the Flush while Milvus answers with a
+        transient error (rate limited, not ready, unreachable); each retry is logged.
     :param milvus_conn_id: Airflow connection of type ``milvus``.
     """
 
@@ -111,7 +134,12 @@ class MilvusFlushOperator(_MilvusWaitingOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         names = validate_collection_names(native(self.collection_names))
-        result = self.hook.flush(names, db_name=self.db_name or None, timeout=self.rpc_timeout)
+        # Flushing twice is harmless, so any transient error is retried.
+        result = self._send(
+            f"Milvus to accept the Flush of {names}",
+            lambda: self.hook.flush(names, db_name=self.db_name or None, timeout=self.rpc_timeout),
+            idempotent=True,
+        )
         for name, info in result["collections"].items():
             self.log.info("Flushed %r: segments %s, flush_ts %s", name, info["segment_ids"], info["flush_ts"])
         if not self.wait_for_completion:
@@ -132,21 +160,38 @@ class MilvusFlushOperator(_MilvusWaitingOperator):
 class MilvusBulkInsertOperator(_MilvusWaitingOperator):
     """Starts an import (bulk insert) of files into a collection (Milvus Import).
 
-    ``files`` are paths in Milvus's object storage, as the server sees them: one row-based JSON
-    file, one Parquet file, or one ``.npy`` file per field. For a server with local storage (like
-    the embedded one) these are absolute local paths; for MinIO/S3, object keys in its bucket.
+    ``files`` are paths in Milvus's object storage, as the server sees them: one data file (JSON
+    rows, Parquet; CSV from Milvus 2.5, JSONL from 2.6) or one ``.npy`` file per field. For a server
+    with local storage (like the embedded one) these are absolute local paths; for MinIO/S3, object
+    keys in its bucket. The server judges the format: one it cannot read fails the import with
+    Milvus's reason.
 
-    Returns the import task ID. With ``wait_for_completion`` it waits for ImportCompleted, logs
-    progress as it changes, pushes the final state under the XCom key ``import_state``, and fails
-    with Milvus's ``failed_reason`` if the import fails. A retried task reattaches to an import
-    it already started for the same collection, partition and files, if that is still running,
-    instead of submitting it again.
+    Returns the import task ID (the ID Milvus returned when the import was submitted). With
+    ``wait_for_completion`` it waits for ImportCompleted, logs progress as it changes, pushes the
+    final state under the XCom key ``import_state``, and fails with Milvus's ``failed_reason`` if the
+    import fails.
+
+    A retried task does not import twice. On Airflow 3.3+ the operator records the import it
+    started in the task state store; a retry reconnects to that import while it runs, returns it
+    if it completed, and submits again only if it failed (or the inputs changed). On older Airflow,
+    a retry looks for a running import of the same files, which only Milvus 2.2/2.3 report; on
+    Milvus 2.4+ there it submits again. The record is removed when the task succeeds.
 
     :param collection_name: Target collection (templated).
     :param files: List of file paths (templated).
     :param partition_name: Target partition; None for the default one (templated).
     :param db_name: Database; None uses the connection's (templated).
     :param options: Import options passed to Milvus as strings, e.g. ``{"sep": "\\t"}`` (templated).
+        ``auto_commit=false`` is refused before any request: the import would wait for a commit.
+    :param wait_for_completion: Wait until the import completes (ImportCompleted).
+    :param deferrable: Wait in the triggerer instead of the worker (needs ``wait_for_completion``).
+    :param poll_interval: Seconds between GetImportState polls.
+    :param wait_timeout: Total seconds to wait; None waits without limit.
+    :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
+    :param submit_timeout: Seconds to keep resending the Import while Milvus turns it away
+        (rate limited, not ready, unreachable). An error after which the import may exist (a
+        deadline passed while Milvus handled it) is never resent.
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
     """
 
     template_fields: Sequence[str] = ("collection_name", "files", "partition_name", "db_name", "options")
@@ -171,20 +216,31 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
     def execute(self, context: Context) -> int:
         collection = validate_collection_names(self.collection_name, "collection_name")[0]
         files = validate_import_files(native(self.files))
-        options = native(self.options)
-        if options is not None and not isinstance(options, dict):
-            raise MilvusConfigError(f"options must be a dict of strings, got {self.options!r}")
-        task_id = self._running_import(context, collection, files)
+        options = validate_import_options(native(self.options))
+        request = {
+            "db_name": self.db_name or "",
+            "collection": collection,
+            "partition": self.partition_name or "",
+            "files": files,
+            "options": options,
+        }
+        task_id = self._earlier_import(context, request)
         if task_id is None:
-            task_id = self.hook.bulk_insert(
-                collection,
-                files,
-                partition_name=self.partition_name or None,
-                db_name=self.db_name or None,
-                options=options,
-                timeout=self.rpc_timeout,
+            task_id = self._send(
+                f"Milvus to accept the Import of {files} into {collection!r}",
+                lambda: self.hook.bulk_insert(
+                    collection,
+                    files,
+                    partition_name=self.partition_name or None,
+                    db_name=self.db_name or None,
+                    options=options,
+                    timeout=self.rpc_timeout,
+                ),
+                idempotent=False,
             )
             self.log.info("Started import task %s of %s into %r", task_id, files, collection)
+            if self.wait_for_completion and (store := context.get("task_state_store")) is not None:
+                store.set(IMPORT_STORE_KEY, {"import_task_id": task_id, "request": request})
         if not self.wait_for_completion:
             return task_id
         target = ImportStateTarget(task_id, rpc_timeout=self.rpc_timeout)
@@ -193,30 +249,71 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         except MilvusWaitFailed as err:
             context["ti"].xcom_push(key="import_state", value=err.result)
             raise
-        context["ti"].xcom_push(key="import_state", value=state)
-        return task_id
+        return self._completed(context, task_id, state)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> int:
         if isinstance(event, dict) and event.get("import_state"):
             context["ti"].xcom_push(key="import_state", value=event["import_state"])
-        return raise_for_event(event)["import_state"]["id"]
+        event = raise_for_event(event)
+        # The submitted ID, carried by the trigger: Milvus 2.4+ reports id=0 in the state.
+        return self._completed(context, int(event.get("import_task_id") or event["import_state"]["id"]), None)
 
-    def _running_import(self, context: Context, collection: str, files: list[str]) -> int | None:
-        """On a retry, the import an earlier try started for the same input, if still running.
+    def _completed(self, context: Context, task_id: int, state: dict[str, Any] | None) -> int:
+        if state is not None:
+            context["ti"].xcom_push(key="import_state", value=state)
+        # Done: a later run of this task (a clear) imports anew.
+        if (store := context.get("task_state_store")) is not None:
+            store.delete(IMPORT_STORE_KEY)
+        return task_id
 
-        Milvus 2.2/2.3 report the files, collection and partition of each task; later versions
-        do not, and there a retry submits the import again.
+    def _earlier_import(self, context: Context, request: dict[str, Any]) -> int | None:
+        """The import an earlier try of this task started for the same request, to reconnect to.
+
+        From the task state store (Airflow 3.3+): that import while it runs or once it completed;
+        None if it failed or Milvus no longer knows it. Without the store, on a retry: a running
+        import of the same files, which only Milvus 2.2/2.3 report.
         """
+        store = context.get("task_state_store")
+        if store is not None:
+            saved = store.get(IMPORT_STORE_KEY)
+            if not isinstance(saved, dict) or saved.get("request") != request:
+                return None
+            task_id = int(saved["import_task_id"])
+            try:
+                state = self.hook.get_import_state(task_id, timeout=self.rpc_timeout)
+            except MilvusError as err:
+                if err.transient:
+                    raise
+                self.log.warning(
+                    "Import task %s of an earlier try is unknown to Milvus (%s): importing anew", task_id, err
+                )
+                return None
+            if state["state"] in (*IMPORT_RUNNING, IMPORT_DONE):
+                self.log.info(
+                    "Reconnecting to import task %s started by an earlier try (%s), found in the task state store",
+                    task_id,
+                    state["state"],
+                )
+                return task_id
+            self.log.warning(
+                "Import task %s of an earlier try ended in %s (%s): importing anew",
+                task_id,
+                state["state"],
+                state["failed_reason"] or "no reason given",
+            )
+            return None
         if context["ti"].try_number <= 1:
             return None
-        partition = self.partition_name or "_default"
-        for task in self.hook.list_import_tasks(collection, db_name=self.db_name or None, timeout=self.rpc_timeout):
+        partition = request["partition"] or "_default"
+        for task in self.hook.list_import_tasks(
+            request["collection"], db_name=self.db_name or None, timeout=self.rpc_timeout
+        ):
             infos = task["infos"]
             if (
-                task["state"] in RUNNING_IMPORT_STATES
-                and infos.get("collection") == collection
+                task["state"] in IMPORT_RUNNING
+                and infos.get("collection") == request["collection"]
                 and infos.get("partition", "_default") == partition
-                and infos.get("files") == ",".join(files)
+                and infos.get("files") == ",".join(request["files"])
             ):
                 self.log.info("Reattaching to import task %s started by an earlier try (%s)", task["id"], task["state"])
                 return task["id"]

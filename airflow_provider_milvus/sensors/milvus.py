@@ -22,10 +22,9 @@ from airflow_provider_milvus.triggers.milvus import (
 )
 from airflow_provider_milvus.validation import (
     MilvusConfigError,
-    validate_collection_names,
+    validate_flush_target,
     validate_import_task_id,
     validate_positive,
-    validate_segment_ids,
 )
 from airflow_provider_milvus.wait import (
     FlushStateTarget,
@@ -141,9 +140,12 @@ class MilvusFlushStateSensor(MilvusWaitSensor):
     that flush), or the whole result of :class:`~airflow_provider_milvus.operators.milvus.MilvusFlushOperator`
     as ``flush_result``, e.g. ``flush_result=flush.output``.
 
-    Milvus reports segment IDs it does not know as flushed, so a wrong ID succeeds at once.
+    Milvus reports segment IDs it does not know as flushed, so a wrong ID succeeds at once; and
+    Milvus 2.4+ checks ``flush_ts`` only when the collection is named.
 
-    :param segment_ids: Segment IDs to wait for (templated; an XCom-rendered list works).
+    :param segment_ids: Segment IDs to wait for (templated; an XCom-rendered list works). May be
+        empty with ``collection_name`` and ``flush_ts``: a flush that sealed no new segment (after
+        deletes only, or right after an import) is persisted once Milvus's checkpoints pass it.
     :param collection_name: Collection of the segments (templated).
     :param flush_ts: Flush timestamp from the Flush RPC (templated).
     :param db_name: Database; None uses the connection's (templated).
@@ -184,16 +186,7 @@ class MilvusFlushStateSensor(MilvusWaitSensor):
             if self.db_name:
                 target.db_name = self.db_name
             return target
-        flush_ts = native(self.flush_ts)
-        if flush_ts not in (None, "") and not str(flush_ts).isdigit():
-            raise MilvusConfigError(f"flush_ts must be an integer timestamp, got {self.flush_ts!r}")
-        entry = {
-            "collection_name": validate_collection_names(self.collection_name, "collection_name")[0]
-            if self.collection_name
-            else None,
-            "segment_ids": validate_segment_ids(native(self.segment_ids)),
-            "flush_ts": int(flush_ts) if flush_ts not in (None, "") else None,
-        }
+        entry = validate_flush_target(native(self.segment_ids), self.collection_name, native(self.flush_ts))
         return FlushStateTarget([entry], db_name=self.db_name or None, rpc_timeout=self.rpc_timeout)
 
     def trigger(self, target: FlushStateTarget, deadline: str) -> MilvusFlushStateTrigger:

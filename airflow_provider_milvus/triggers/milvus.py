@@ -19,10 +19,9 @@ from airflow_provider_milvus import DEFAULT_CONN_ID
 from airflow_provider_milvus.exceptions import MilvusError
 from airflow_provider_milvus.validation import (
     MilvusConfigError,
-    validate_collection_names,
+    validate_flush_target,
     validate_import_task_id,
     validate_positive,
-    validate_segment_ids,
 )
 from airflow_provider_milvus.wait import (
     FlushStateTarget,
@@ -133,7 +132,8 @@ class MilvusFlushStateTrigger(MilvusWaitTrigger):
 
     :param collections: ``[{"collection_name": str | None, "segment_ids": [int], "flush_ts": int |
         None}]``, one entry per collection of the flush (``collection_name`` may be None when only
-        segment IDs are known).
+        segment IDs are known; ``segment_ids`` may be empty when the collection and ``flush_ts``
+        are known).
     :param db_name: Database of the collections; None uses the connection's.
     """
 
@@ -144,11 +144,10 @@ class MilvusFlushStateTrigger(MilvusWaitTrigger):
         for entry in collections:
             if not isinstance(entry, dict) or "segment_ids" not in entry:
                 raise MilvusConfigError(f"collections entries need segment_ids, got {entry!r}")
-            if entry["segment_ids"]:
-                validate_segment_ids(entry["segment_ids"])
-            if entry.get("collection_name") is not None:
-                validate_collection_names(entry["collection_name"], "collection_name")
-        self.collections = collections
+        self.collections = [
+            validate_flush_target(c["segment_ids"], c.get("collection_name"), c.get("flush_ts"), "collections entry")
+            for c in collections
+        ]
         self.db_name = db_name
 
     def target(self) -> FlushStateTarget:
@@ -178,7 +177,8 @@ class MilvusImportStateTrigger(MilvusWaitTrigger):
         return {"import_task_id": self.import_task_id}
 
     def success_payload(self, result: Any) -> dict[str, Any]:
-        return {"import_state": result}
+        # The ID comes from the trigger, never from the state: Milvus 2.4+ reports id=0 there.
+        return {"import_task_id": self.import_task_id, "import_state": result}
 
 
 def raise_for_event(event: dict[str, Any] | None) -> dict[str, Any]:

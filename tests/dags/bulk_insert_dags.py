@@ -5,8 +5,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG
 
-from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator
-from airflow_provider_milvus.sensors.milvus import MilvusImportStateSensor
+from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator, MilvusFlushOperator
+from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor, MilvusImportStateSensor
 
 START = pendulum.datetime(2025, 1, 1, tz="UTC")
 DAGS: dict[str, DAG] = {}
@@ -49,3 +49,35 @@ for mode in ("poke", "deferrable"):
             deferrable=mode == "deferrable",
         )
     DAGS[dag.dag_id] = dag
+
+# The bulk-load pattern wired through segment IDs: right after an import the flush seals no new
+# segment (imported segments are born flushed), so the sensor gets an empty list, the collection
+# and the flush timestamp, and must ask Milvus rather than refuse.
+with DAG(
+    "bulk_insert_then_flush_sensor_by_segment_ids",
+    schedule=None,
+    start_date=START,
+    params={"collection": "c", "files": ["f.json"]},
+    render_template_as_native_obj=True,
+) as dag:
+    imported = MilvusBulkInsertOperator(
+        task_id="bulk_insert",
+        collection_name="{{ params.collection }}",
+        files="{{ params.files }}",
+        wait_for_completion=True,
+        poll_interval=0.5,
+        wait_timeout=120,
+    )
+    flush = MilvusFlushOperator(task_id="flush", collection_names="{{ params.collection }}")
+    flushed = "ti.xcom_pull(task_ids='flush')['collections'][params.collection]"
+    wait = MilvusFlushStateSensor(
+        task_id="wait_for_flush",
+        segment_ids="{{ " + flushed + "['segment_ids'] }}",
+        collection_name="{{ params.collection }}",
+        flush_ts="{{ " + flushed + "['flush_ts'] }}",
+        poke_interval=0.5,
+        timeout=120,
+        deferrable=True,
+    )
+    imported >> flush >> wait
+DAGS[dag.dag_id] = dag

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAG = "example_milvus_bulk_load"
 E2E_DAGS = [
     "e2e_bulk_insert",
+    "e2e_bulk_insert_retry",
     "e2e_flush_wait",
     "e2e_flush_timeout",
     "e2e_flush_timeout_soft_fail",
@@ -145,6 +146,40 @@ def test_good_import_through_the_triggerer(stack, milvus_client, import_dir):
     assert state == "success"
     assert tasks[("bulk_insert", -1)].trigger_seconds is not None
     assert row_count(milvus_client, collection) == 800
+
+
+def test_worker_killed_mid_import_retry_reconnects_through_the_task_state_store(stack, milvus_client, import_dir):
+    """A real retry: the worker running the first try is SIGKILLed while it waits for its import;
+    Airflow retries the task, and the retry finds that import in the task state store."""
+    collection = make_collection(milvus_client)
+    rows = 60_000
+    files = [write_json(import_dir, vectors(rows))]
+    run_id = stack.trigger("e2e_bulk_insert_retry", {"collection": collection, "files": files})
+    first_log = (
+        stack.home
+        / "logs"
+        / "dag_id=e2e_bulk_insert_retry"
+        / f"run_id={run_id}"
+        / "task_id=bulk_insert"
+        / "attempt=1.log"
+    )
+    started = wait_until(
+        "the first try to start its import",
+        lambda: re.search(r"Started import task (\d+)", first_log.read_text()) if first_log.exists() else None,
+        RUN_TIMEOUT,
+        0.2,
+    )
+    import_task_id = int(started[1])
+    stack.kill_task("e2e_bulk_insert_retry", run_id, "bulk_insert")
+    assert stack.wait_run("e2e_bulk_insert_retry", run_id, RUN_TIMEOUT) == "success"
+    [task] = stack.task_results("e2e_bulk_insert_retry", run_id)
+    assert task.state == "success"
+    assert f"Reconnecting to import task {import_task_id} started by an earlier try" in task.log
+    assert "found in the task state store" in task.log
+    assert task.log.count("Started import task") == 1
+    # One import job in Milvus, and the rows once.
+    assert len(MilvusHook().list_import_tasks(collection)) == 1
+    assert row_count(milvus_client, collection) == rows
 
 
 def test_sensor_timeout_while_deferred_fails_or_skips_with_soft_fail(stack, milvus_client):

@@ -148,6 +148,18 @@ CASES: list[tuple[str, Callable[[World, Any], Any], type[BaseException], str]] =
         r"timeout must be a number",
     ),
     (
+        "conn-bad-ipv6-host",
+        lambda w, m: conn_env(m, "c_ipv6", host="::1::zz").get_server_version(),
+        MilvusConfigError,
+        r"host '::1::zz' is not a valid hostname or IPv6 address \(write IPv6 as \[::1\]\)",
+    ),
+    (
+        "conn-unbalanced-ipv6-uri",
+        lambda w, m: conn_env(m, "c_ipv6_uri", host="http://[::1:19530").get_server_version(),
+        MilvusConfigError,
+        r"host 'http://\[::1:19530' is not a valid URI",
+    ),
+    (
         "conn-unreachable-host",
         lambda w, m: conn_env(m, "c_closed", host=f"127.0.0.1:{w.closed_port}").get_server_version(timeout=5),
         MilvusError,

@@ -115,3 +115,30 @@ def test_async_channel_shared_by_many_hooks(milvus_client, milvus_uri):
     assert channels == 1
     # gRPC may also reuse a still-open connection of an earlier channel to the same address.
     assert tcp <= 1
+
+
+@pytest.mark.parametrize(
+    "connection",
+    [
+        "milvus://[::1]:{port}",  # URI form: Airflow hands the host over without its brackets
+        '{{"conn_type": "milvus", "host": "http://[::1]:{port}"}}',  # a URI in the host field
+        '{{"conn_type": "milvus", "host": "::1", "port": {port}}}',  # a bare IPv6 literal
+    ],
+)
+def test_ipv6_literal_host_reaches_milvus(milvus_server, monkeypatch, connection):
+    """The server listens on every interface, IPv6 loopback included."""
+    port = milvus_server["uri"].rsplit(":", 1)[1]
+    monkeypatch.setenv("AIRFLOW_CONN_MILVUS_V6", connection.format(port=port))
+    hook = MilvusHook("milvus_v6")
+    assert hook.settings.address == f"[::1]:{port}"
+    ok, message = hook.test_connection()
+    assert ok, message
+    client = MilvusHook("milvus_v6").get_conn()  # pymilvus takes the bracketed URI too
+    assert isinstance(client.list_collections(), list)
+
+    async def version() -> str:
+        return (
+            await MilvusHook("milvus_v6")._acall("GetVersion", hook_module.milvus_pb2.GetVersionRequest(), 10)
+        ).version
+
+    assert asyncio.run(version()).startswith("v2.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import DAG
 
@@ -25,6 +27,27 @@ with DAG(
         deferrable=True,
         poll_interval=10,
         wait_timeout=120,
+    )
+
+# Waits in the worker, whose process the test kills mid-wait: the retry must find the import the
+# first try started (through the task state store) instead of starting a second one.
+with DAG(
+    "e2e_bulk_insert_retry",
+    schedule=None,
+    start_date=START,
+    params={"collection": "c", "files": ["f.json"]},
+    render_template_as_native_obj=True,
+):
+    MilvusBulkInsertOperator(
+        task_id="bulk_insert",
+        collection_name="{{ params.collection }}",
+        files="{{ params.files }}",
+        wait_for_completion=True,
+        deferrable=False,
+        poll_interval=1,
+        wait_timeout=300,
+        retries=1,
+        retry_delay=timedelta(seconds=1),
     )
 
 # Intervals and timeouts of 5 s and more: a trigger that fires within seconds of its deferral

@@ -1,0 +1,254 @@
+"""The provider fed the answers of a Milvus 2.5/2.6 proxy (see proxy.py for the source of each).
+
+These complement the real-server tests on 2.3.5: each case here is an answer a 2.4+ server builds
+differently, read through the same hook, wait policy, operators and triggers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pendulum
+import pytest
+from pymilvus.grpc_gen import common_pb2, milvus_pb2
+from structlog.testing import capture_logs
+
+from airflow_provider_milvus.hooks.milvus import MilvusHook, import_state_dict
+from airflow_provider_milvus.operators.milvus import IMPORT_STORE_KEY, MilvusBulkInsertOperator, MilvusFlushOperator
+from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor
+from airflow_provider_milvus.triggers.milvus import MilvusFlushStateTrigger, MilvusImportStateTrigger
+from airflow_provider_milvus.wait import ImportStateTarget, MilvusWaitFailed, Outcome
+
+from .proxy import JobState, Milvus25Proxy, ProxyServer, failed, running_then_completed
+
+CONN_ID = "milvus_25"
+
+
+@pytest.fixture
+def proxy(monkeypatch):
+    proxy = Milvus25Proxy()
+    with ProxyServer(proxy) as server:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", f"milvus://127.0.0.1:{server.port}")
+        yield proxy
+
+
+class RecordingTI:
+    """The part of a task instance the operators use: its try number and XCom pushes."""
+
+    def __init__(self, try_number: int = 1) -> None:
+        self.try_number = try_number
+        self.map_index = -1
+        self.task_id = "t"
+        self.pushed: dict = {}
+
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+
+class TaskStore:
+    """What ``context["task_state_store"]`` offers (get, set, delete), kept in a dict. The real
+    store is exercised end to end, through a real retry, in tests/e2e."""
+
+    def __init__(self) -> None:
+        self.values: dict = {}
+
+    def get(self, key, default=None):
+        return self.values.get(key, default)
+
+    def set(self, key, value, *, retention=None):
+        self.values[key] = value
+
+    def delete(self, key):
+        self.values.pop(key, None)
+
+
+def bulk_insert(**kwargs) -> MilvusBulkInsertOperator:
+    return MilvusBulkInsertOperator(
+        task_id="t",
+        milvus_conn_id=CONN_ID,
+        collection_name="docs",
+        **{"files": ["/imports/part-0.parquet"], "poll_interval": 0.05, "wait_timeout": 30, **kwargs},
+    )
+
+
+def state_response(state: str, progress: int, rows: int = 0, reason: str = "") -> milvus_pb2.GetImportStateResponse:
+    """A GetImportStateResponse as the 2.5/2.6 shim builds it: no id, collection_id, id_list or segments."""
+    return milvus_pb2.GetImportStateResponse(
+        state=common_pb2.ImportState.Value(state),
+        row_count=rows,
+        infos=[
+            common_pb2.KeyValuePair(key="failed_reason", value=reason),
+            common_pb2.KeyValuePair(key="progress_percent", value=str(progress)),
+        ],
+        create_ts=1_760_000_000,
+    )
+
+
+# --- Reading the answers ---------------------------------------------------------------------------
+
+
+def test_import_state_reader_keeps_the_task_id_asked_for():
+    state = import_state_dict(state_response("ImportStarted", 55, 500), 456_123_000_000_000_001)
+    assert state["id"] == 456_123_000_000_000_001  # the answer says 0
+    assert state["state"] == "ImportStarted" and state["row_count"] == 500 and state["progress"] == 55
+    assert state["failed_reason"] == "" and state["id_list"] == [] and state["segment_ids"] == []
+    assert state["collection_id"] == 0 and state["create_ts"] == 1_760_000_000
+    # A listing asks for no ID: what Milvus reports stays, 0 on these versions.
+    assert import_state_dict(state_response("ImportCompleted", 100, 500))["id"] == 0
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome", "message"),
+    [
+        (state_response("ImportPending", 5), Outcome.WAITING, ""),
+        (state_response("ImportStarted", 25), Outcome.WAITING, ""),  # pre-importing
+        (state_response("ImportStarted", 85, 1000), Outcome.WAITING, ""),  # index building: not done yet
+        (state_response("ImportCompleted", 100, 1000), Outcome.DONE, ""),
+        (state_response("ImportFailed", 0, reason="failed to parse row 7: field vector dim mismatch"), Outcome.FAILED, "dim mismatch"),
+        # A 3.x job waiting for its commit (auto_commit=false) is reported as ImportFailed.
+        (state_response("ImportFailed", 99, 1000, reason=""), Outcome.FAILED, "Milvus gave no reason"),
+    ],
+)  # fmt: skip
+def test_import_states_are_classified(answer, outcome, message):
+    check = ImportStateTarget(7).check(import_state_dict(answer, 7))
+    assert check.outcome is outcome
+    assert message in check.message
+
+
+# --- The operators and triggers against a 2.5 proxy -----------------------------------------------
+
+
+def test_bulk_insert_waits_and_returns_the_submitted_id(proxy):
+    ti = RecordingTI()
+    task_id = bulk_insert(wait_for_completion=True).execute({"ti": ti})
+    [job_id] = proxy.jobs
+    assert task_id == job_id
+    assert ti.pushed["import_state"]["state"] == "ImportCompleted" and ti.pushed["import_state"]["id"] == job_id
+    assert ti.pushed["import_state"]["row_count"] == 1000
+    assert [r.task for r in proxy.sent("GetImportState")] == [job_id] * 5
+
+
+def test_deferred_bulk_insert_returns_the_submitted_id_when_the_state_says_0(proxy):
+    """The trigger's event carries the ID it waited on; execute_complete never reads the state's."""
+    operator = bulk_insert(wait_for_completion=True)
+    job_id = operator.hook.bulk_insert("docs", ["/imports/part-0.parquet"])
+    trigger = MilvusImportStateTrigger(
+        import_task_id=job_id,
+        milvus_conn_id=CONN_ID,
+        poll_interval=0.05,
+        deadline=pendulum.now("UTC").add(seconds=30).isoformat(),
+    )
+    event = asyncio.run(asyncio.wait_for(anext(trigger.run()), 30)).payload
+    assert event["status"] == "success" and event["import_task_id"] == job_id
+    # What a 2.4+ server put in the state, had nothing filled the ID in.
+    event["import_state"]["id"] = 0
+    ti = RecordingTI()
+    assert operator.execute_complete({"ti": ti}, event) == job_id
+    assert ti.pushed["import_state"]["state"] == "ImportCompleted"
+
+
+def test_failed_import_fails_with_the_reason(proxy):
+    proxy.next_import = failed("file '/imports/part-0.csv' is not a valid CSV: line 3")
+    ti = RecordingTI()
+    with pytest.raises(MilvusWaitFailed, match="not a valid CSV: line 3"):
+        bulk_insert(files=["/imports/part-0.csv"], wait_for_completion=True).execute({"ti": ti})
+    assert ti.pushed["import_state"]["state"] == "ImportFailed"
+
+
+def test_files_and_options_reach_milvus_unchanged(proxy):
+    bulk_insert(files=["/imports/rows.jsonl"], options={"sep": ";", "skip_rows": 1, "backup": False}).execute(
+        {"ti": RecordingTI()}
+    )
+    [request] = proxy.sent("Import")
+    assert list(request.files) == ["/imports/rows.jsonl"]
+    assert {kv.key: kv.value for kv in request.options} == {"sep": ";", "skip_rows": "1", "backup": "false"}
+
+
+def test_retry_reconnects_through_the_task_store_where_the_listing_cannot_help(proxy):
+    """2.4+ lists import jobs with id=0 and no files: only the task store finds the earlier job."""
+    proxy.next_import = [JobState(common_pb2.ImportState.ImportStarted, 45)] * 3 + running_then_completed(1000)[-1:]
+    store = TaskStore()
+    first = bulk_insert(wait_for_completion=True, wait_timeout=0.01)
+    with pytest.raises(Exception, match="Timed out waiting for import task"):
+        first.execute({"ti": RecordingTI(1), "task_state_store": store})
+    [job_id] = proxy.jobs
+    assert store.values[IMPORT_STORE_KEY]["import_task_id"] == job_id
+
+    retry = bulk_insert(wait_for_completion=True)
+    assert retry.execute({"ti": RecordingTI(2), "task_state_store": store}) == job_id
+    assert len(proxy.sent("Import")) == 1
+    assert IMPORT_STORE_KEY not in store.values  # done: a later clear imports anew
+
+    # Without the store (Airflow < 3.3) the listing cannot match files on 2.4+: a new import.
+    bulk_insert(wait_for_completion=True).execute({"ti": RecordingTI(2)})
+    assert len(proxy.sent("Import")) == 2
+    listed = MilvusHook(CONN_ID).list_import_tasks("docs")
+    assert len(listed) == 2 and all(task["id"] == 0 and "files" not in task["infos"] for task in listed)
+
+
+def test_retry_after_a_failed_import_or_changed_input_imports_anew(proxy):
+    store = TaskStore()
+    proxy.next_import = failed("bad file")
+    with pytest.raises(MilvusWaitFailed):
+        bulk_insert(wait_for_completion=True).execute({"ti": RecordingTI(1), "task_state_store": store})
+    proxy.next_import = running_then_completed(10)
+    bulk_insert(wait_for_completion=True).execute({"ti": RecordingTI(2), "task_state_store": store})
+    assert len(proxy.sent("Import")) == 2
+    # A stored import of other files is not this task's import any more.
+    store.set(IMPORT_STORE_KEY, {"import_task_id": next(iter(proxy.jobs)), "request": {"files": ["other"]}})
+    bulk_insert(wait_for_completion=True).execute({"ti": RecordingTI(3), "task_state_store": store})
+    assert len(proxy.sent("Import")) == 3
+
+
+def test_rate_limited_flush_is_sent_again_and_the_retry_logged(proxy):
+    flush = MilvusFlushOperator(task_id="t", milvus_conn_id=CONN_ID, collection_names="docs", submit_timeout=60)
+    flush.execute({"ti": RecordingTI()})
+    with capture_logs() as logs:
+        result = flush.execute({"ti": RecordingTI()})  # within 10 s of the first: rejected, then accepted
+    assert result["collections"]["docs"]["flush_ts"] > 0
+    assert len(proxy.sent("Flush")) >= 3
+    retries = [entry["event"] for entry in logs if "Transient Milvus error" in entry["event"]]
+    assert retries and "(retry 1)" in retries[0] and "rate limit exceeded" in retries[0]
+
+
+def test_rate_limited_flush_gives_up_at_its_budget_with_milvus_reason(proxy):
+    flush = MilvusFlushOperator(task_id="t", milvus_conn_id=CONN_ID, collection_names="docs", submit_timeout=1)
+    flush.execute({"ti": RecordingTI()})
+    with pytest.raises(Exception, match=r"code 8\): request is rejected by grpc RateLimiter"):
+        flush.execute({"ti": RecordingTI()})
+
+
+def test_flush_wait_always_names_the_collection(proxy):
+    """2.4+ answers GetFlushState without a collection as flushed without checking flush_ts."""
+    proxy.flush_rate_limit = False
+    ti = RecordingTI()
+    result = MilvusFlushOperator(
+        task_id="t", milvus_conn_id=CONN_ID, collection_names=["a", "b"], wait_for_completion=True, poll_interval=0.05
+    ).execute({"ti": ti})
+    assert result["flushed"] is True
+    assert result["collections"]["a"]["segment_ids"] == []
+    asked = proxy.sent("GetFlushState")
+    assert asked and all(r.collection_name in ("a", "b") and r.flush_ts > 0 for r in asked)
+    # Flushed only after Milvus said so: two "not yet" answers per collection, then one "yes".
+    assert len(asked) == 2 * (proxy.flush_polls_before_flushed + 1)
+
+
+def test_flush_trigger_and_sensor_with_empty_segment_ids(proxy):
+    proxy.flush_rate_limit = False
+    info = MilvusHook(CONN_ID).flush("docs")["collections"]["docs"]
+    entry = {"collection_name": "docs", "segment_ids": [], "flush_ts": info["flush_ts"]}
+    trigger = MilvusFlushStateTrigger(collections=[entry], milvus_conn_id=CONN_ID, poll_interval=0.05)
+    _, kwargs = trigger.serialize()
+    event = asyncio.run(asyncio.wait_for(anext(MilvusFlushStateTrigger(**kwargs).run()), 30)).payload
+    assert event == {"status": "success", "message": "flush of 'docs' done", "flushed": True}
+
+    sensor = MilvusFlushStateSensor(
+        task_id="s",
+        milvus_conn_id=CONN_ID,
+        segment_ids="[]",
+        collection_name="docs",
+        flush_ts=str(info["flush_ts"] + 1),
+    )
+    assert not sensor.poke({})  # Milvus: not yet
+    assert not sensor.poke({})
+    assert sensor.poke({})
