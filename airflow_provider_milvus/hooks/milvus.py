@@ -503,7 +503,15 @@ class MilvusHook(BaseHook):
     def client(self) -> MilvusClient:
         from pymilvus import MilvusClient
 
-        return MilvusClient(**self.settings.client_kwargs())
+        settings = self.settings
+        if settings.address.startswith("["):
+            # pymilvus builds its address from the URI's hostname, which drops the brackets.
+            raise MilvusConfigError(
+                f"Milvus connection {settings.conn_id!r}: host {settings.address.rsplit(':', 1)[0]} is an IPv6 "
+                "address, which pymilvus's MilvusClient cannot dial; the provider's flush, import and waits "
+                "work, and for get_conn() give a hostname that resolves to it"
+            )
+        return MilvusClient(**settings.client_kwargs())
 
     def get_conn(self) -> MilvusClient:
         """A ``pymilvus.MilvusClient`` for the connection, created once per hook."""

@@ -50,7 +50,8 @@ CASES: list[tuple[str, Callable[[World, Any], Any], type[BaseException], str]] =
     ("flush-empty-list", lambda w, m: w.hook().flush([]), MilvusConfigError, r"collection_names must be .* non-empty"),
     ("flush-blank-name", lambda w, m: w.hook().flush([" "]), MilvusConfigError, r"collection_names must hold non-empty"),
     ("flush-wrong-type", lambda w, m: w.hook().flush(42), MilvusConfigError, r"collection_names must be"),
-    ("flush-state-no-segments", lambda w, m: w.hook().get_flush_state([]), MilvusConfigError, r"segment_ids must be"),
+    ("flush-state-no-segments", lambda w, m: w.hook().get_flush_state([]), MilvusConfigError, r"segment_ids is empty: give segment IDs, or collection_name with flush_ts"),
+    ("flush-state-no-segments-no-ts", lambda w, m: w.hook().get_flush_state([], w.collection), MilvusConfigError, r"segment_ids is empty"),
     (
         "flush-state-bad-segment",
         lambda w, m: w.hook().get_flush_state(["seg-1"]),
@@ -59,16 +60,16 @@ CASES: list[tuple[str, Callable[[World, Any], Any], type[BaseException], str]] =
     ),
     ("import-no-files", lambda w, m: w.hook().bulk_insert(w.collection, []), MilvusConfigError, r"files must be"),
     (
-        "import-csv-file",
-        lambda w, m: w.hook().bulk_insert(w.collection, ["/data/rows.csv"]),
-        MilvusConfigError,
-        r"not a file Milvus can import",
-    ),
-    (
         "import-two-json-files",
         lambda w, m: w.hook().bulk_insert(w.collection, ["/a.json", "/b.json"]),
         MilvusConfigError,
-        r"one import takes one JSON",
+        r"one import takes one data file \(JSON, Parquet, CSV, ...\) or a set of .npy files",
+    ),
+    (
+        "import-auto-commit-false",
+        lambda w, m: w.hook().bulk_insert(w.collection, ["/a.json"], options={"auto_commit": "false"}),
+        MilvusConfigError,
+        r"options: auto_commit=false is not supported",
     ),
     ("import-state-bad-id", lambda w, m: w.hook().get_import_state("12a"), MilvusConfigError, r"import_task_id"),
     ("import-state-negative-id", lambda w, m: w.hook().get_import_state(-5), MilvusConfigError, r"import_task_id"),
