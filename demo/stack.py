@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,8 +161,9 @@ class AirflowStack:
             ).fetchone()
         if row is None:
             raise RuntimeError(f"no task instance {dag_id}.{task_id} in run {run_id}")
-        # The task runner names its process after the try it runs: "airflow worker -- <ti id>".
-        title = f"airflow worker -- {row[0]}".encode()
+        # The task runner names its process after the try it runs: "airflow worker -- <ti id>"
+        # (the id as a UUID; SQLite stores it as 32 hex digits).
+        title = f"airflow worker -- {uuid.UUID(str(row[0]))}".encode()
         pids = [
             int(p.parent.name)
             for p in Path("/proc").glob("[0-9]*/cmdline")

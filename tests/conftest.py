@@ -109,10 +109,10 @@ def milvus_version(milvus_server) -> tuple[int, int]:
 
 
 @pytest.fixture
-def legacy_import_framework(milvus_version, request):
-    """Whether the server is Milvus 2.2/2.3, whose import tasks report IDs, files and segments.
+def legacy_milvus(milvus_version, request):
+    """Whether the server is Milvus 2.2/2.3 (the import task framework, answers named as 2.3 names them).
 
-    Call ``legacy_import_framework.note(what)`` for a check skipped on a newer server.
+    Call ``legacy_milvus.note(what)`` for a check skipped on a newer server.
     """
 
     class Legacy:

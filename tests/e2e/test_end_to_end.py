@@ -17,7 +17,7 @@ import pytest
 
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from demo.stack import AirflowStack, trigger_log_times, wait_until
-from tests.integration.helpers import make_collection, row_count, vectors, write_json
+from tests.integration.helpers import make_collection, row_count, vectors, write_json, write_parquet
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAG = "example_milvus_bulk_load"
@@ -152,8 +152,8 @@ def test_worker_killed_mid_import_retry_reconnects_through_the_task_state_store(
     """A real retry: the worker running the first try is SIGKILLed while it waits for its import;
     Airflow retries the task, and the retry finds that import in the task state store."""
     collection = make_collection(milvus_client)
-    rows = 60_000
-    files = [write_json(import_dir, vectors(rows))]
+    rows = 600_000  # an import of some seconds on the embedded server: still running at the retry
+    files = [write_parquet(import_dir, vectors(rows))]
     run_id = stack.trigger("e2e_bulk_insert_retry", {"collection": collection, "files": files})
     first_log = (
         stack.home

@@ -34,7 +34,7 @@ def wait_for_import(task_id: int) -> dict:
 
 
 @pytest.mark.parametrize("fmt", ["json", "parquet", "numpy"])
-def test_import_each_format_completes(milvus_client, import_dir, fmt, legacy_import_framework):
+def test_import_each_format_completes(milvus_client, import_dir, fmt, legacy_milvus):
     name = make_collection(milvus_client)
     rows = vectors(ROWS)
     files = {"json": lambda: [write_json(import_dir, rows)], "parquet": lambda: [write_parquet(import_dir, rows)],
@@ -45,11 +45,11 @@ def test_import_each_format_completes(milvus_client, import_dir, fmt, legacy_imp
     assert state["state"] == "ImportCompleted"
     assert state["id"] == task_id and state["row_count"] == ROWS
     assert row_count(milvus_client, name) == ROWS
-    if legacy_import_framework:
+    if legacy_milvus:
         assert state["infos"]["files"] == ",".join(files)
         assert any(t["id"] == task_id for t in hook.list_import_tasks(name))
     else:
-        legacy_import_framework.note("the import state and task listing report the files and the task ID")
+        legacy_milvus.note("the import state and task listing report the files and the task ID")
 
 
 @pytest.mark.parametrize("mode", ["in_worker", "deferred"])
@@ -114,7 +114,7 @@ def test_sensor_fails_at_once_on_failed_import(airflow_db, milvus_client, import
     assert task_states(run) == {"bulk_insert": "success", "wait": "failed"}
 
 
-def test_milvus_errors_carry_code_and_reason(milvus_client, import_dir, legacy_import_framework):
+def test_milvus_errors_carry_code_and_reason(milvus_client, import_dir, legacy_milvus):
     name = make_collection(milvus_client)
     hook = MilvusHook()
     path = write_json(import_dir, vectors(10))
@@ -122,17 +122,17 @@ def test_milvus_errors_carry_code_and_reason(milvus_client, import_dir, legacy_i
         hook.bulk_insert(name, [path], partition_name="no_such_partition")
     with pytest.raises(MilvusError, match="collection not found"):
         hook.bulk_insert("no_such_collection", [path])
-    if legacy_import_framework:
+    if legacy_milvus:
         with pytest.raises(MilvusError, match=r"GetImportState failed \(code 1000\).*key not found"):
             hook.get_import_state(123456789)
     else:
-        legacy_import_framework.note("an unknown import task ID is answered with code 1000 'key not found'")
+        legacy_milvus.note("an unknown import task ID is answered with code 1000 'key not found'")
 
 
-def test_retried_task_without_task_store_reattaches_by_files(milvus_client, import_dir, legacy_import_framework):
+def test_retried_task_without_task_store_reattaches_by_files(milvus_client, import_dir, legacy_milvus):
     """The fallback for Airflow without a task state store: only Milvus 2.2/2.3 list the files."""
-    if not legacy_import_framework:
-        legacy_import_framework.note("a retry without a task state store finds its running import by its files")
+    if not legacy_milvus:
+        legacy_milvus.note("a retry without a task state store finds its running import by its files")
         return
     name = make_collection(milvus_client)
     files = [write_json(import_dir, vectors(50_000))]

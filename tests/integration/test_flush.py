@@ -145,7 +145,7 @@ def test_delete_only_flush_is_flushed_only_when_milvus_says_so(airflow_db, milvu
     assert answers[-1][1] is True and all(flushed is False for _, flushed in answers[:-1])
 
 
-def test_sensor_with_empty_segment_ids_after_import(airflow_db, milvus_client, import_dir, legacy_import_framework):
+def test_sensor_with_empty_segment_ids_after_import(airflow_db, milvus_client, import_dir, legacy_milvus):
     from .helpers import vectors, write_json
 
     name = make_collection(milvus_client)
@@ -154,7 +154,7 @@ def test_sensor_with_empty_segment_ids_after_import(airflow_db, milvus_client, i
         {"collection": name, "files": [write_json(import_dir, vectors(300))]},
     )
     assert task_states(run) == {"bulk_insert": "success", "flush": "success", "wait_for_flush": "success"}
-    if legacy_import_framework:
+    if legacy_milvus:
         assert xcom(run, "flush")["collections"][name]["segment_ids"] == []
     else:
-        legacy_import_framework.note("a flush right after an import seals no new segment")
+        legacy_milvus.note("a flush right after an import seals no new segment")
