@@ -1,11 +1,17 @@
-"""Errors the provider raises for Milvus RPCs.
+"""Every exception the provider raises that a user may catch.
 
-Kept apart from the hook so the triggers module imports without pymilvus (see triggers/milvus.py).
+Kept free of pymilvus so that the triggers module imports without it (see triggers/milvus.py).
 """
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+
+class MilvusConfigError(ValueError):
+    """A Milvus connection field or argument is invalid; the message names it. Raised before any RPC."""
 
 
 class MilvusError(AirflowException):
@@ -27,3 +33,18 @@ class MilvusError(AirflowException):
 
 class MilvusAuthenticationError(MilvusError):
     """Milvus refused the credentials of the connection."""
+
+
+class MilvusWaitFailed(AirflowFailException):
+    """Milvus reported that what we wait for failed (e.g. an import ended in ImportFailed).
+
+    Retrying the same wait cannot help, so the task fails without retries.
+    """
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class MilvusWaitTimeout(AirflowException):
+    """The deadline passed before Milvus reported completion."""

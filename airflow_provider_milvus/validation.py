@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
-class MilvusConfigError(ValueError):
-    """A Milvus connection field or argument is invalid; the message names it."""
+from airflow_provider_milvus.exceptions import MilvusConfigError
 
 
 def validate_collection_names(collection_names: Any, name: str = "collection_names") -> list[str]:

@@ -20,9 +20,8 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import pendulum
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_milvus.exceptions import MilvusError
+from airflow_provider_milvus.exceptions import MilvusError, MilvusWaitFailed, MilvusWaitTimeout
 from airflow_provider_milvus.validation import validate_flush_target
 
 if TYPE_CHECKING:
@@ -35,21 +34,6 @@ RETRY_BASE_SECONDS = 1.0
 RETRY_CAP_SECONDS = 30.0
 # Polls are spread by +/- this fraction so many waits started together do not poll in lock-step.
 POLL_JITTER = 0.1
-
-
-class MilvusWaitFailed(AirflowFailException):
-    """Milvus reported that what we wait for failed (e.g. an import ended in ImportFailed).
-
-    Retrying the same wait cannot help, so the task fails without retries.
-    """
-
-    def __init__(self, message: str, result: Any = None) -> None:
-        super().__init__(message)
-        self.result = result
-
-
-class MilvusWaitTimeout(AirflowException):
-    """The deadline passed before Milvus reported completion."""
 
 
 class Outcome(Enum):
@@ -356,3 +340,13 @@ class RequestTarget(WaitTarget):
 
     def retryable(self, err: MilvusError) -> bool:
         return err.transient and (self.idempotent or not err.outcome_unknown)
+
+
+def poll_once(hook: MilvusHook, target: WaitTarget, *, logger: logging.Logger | Any = log) -> tuple[bool, Any]:
+    """Ask Milvus once, under the same policy: ``(True, result)`` if done, ``(False, None)`` if not
+    yet (a transient error included). Raises :class:`MilvusWaitFailed` if it failed."""
+    try:
+        # The wait with a deadline of now: one poll, then "timed out" means "not done yet".
+        return True, wait_sync(hook, target, poll_interval=1.0, deadline=pendulum.now("UTC"), logger=logger)
+    except MilvusWaitTimeout:
+        return False, None

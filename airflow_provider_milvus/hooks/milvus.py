@@ -27,9 +27,8 @@ from airflow.sdk.log import amask_secret, mask_secret
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, milvus_pb2_grpc
 
 from airflow_provider_milvus import DEFAULT_CONN_ID
-from airflow_provider_milvus.exceptions import MilvusAuthenticationError, MilvusError
+from airflow_provider_milvus.exceptions import MilvusAuthenticationError, MilvusConfigError, MilvusError
 from airflow_provider_milvus.validation import (
-    MilvusConfigError,
     validate_collection_names,
     validate_flush_target,
     validate_import_files,

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 
-from airflow_provider_milvus.exceptions import MilvusError
+from airflow_provider_milvus.exceptions import MilvusError, MilvusWaitFailed
 from airflow_provider_milvus.hooks.milvus import MilvusHook
-from airflow_provider_milvus.sensors.milvus import DEFER_GRACE_SECONDS, native
 from airflow_provider_milvus.triggers.milvus import (
     MilvusFlushStateTrigger,
     MilvusImportStateTrigger,
     MilvusWaitTrigger,
-    raise_for_event,
+)
+from airflow_provider_milvus.utils.mixins import (
+    DEFER_GRACE_SECONDS,
+    MilvusHookMixin,
+    default_deferrable,
+    event_result,
+    parse_rendered_literal,
 )
 from airflow_provider_milvus.validation import (
     validate_collection_names,
@@ -29,7 +33,6 @@ from airflow_provider_milvus.wait import (
     IMPORT_RUNNING,
     FlushStateTarget,
     ImportStateTarget,
-    MilvusWaitFailed,
     RequestTarget,
     WaitTarget,
     deadline_after,
@@ -47,15 +50,27 @@ IMPORT_STORE_KEY = "milvus_import"
 T = TypeVar("T")
 
 
-class _MilvusWaitingOperator(BaseOperator):
-    """Shared by the operators: the connection, and waiting in the worker or the triggerer."""
+class _MilvusWaitingOperator(MilvusHookMixin, BaseOperator):
+    """Shared by the operators: send a request, then optionally wait, in the worker or the triggerer.
+
+    :param wait_for_completion: Wait until Milvus reports the work done.
+    :param deferrable: Wait in the triggerer instead of the worker (needs ``wait_for_completion``;
+        default: ``[operators] default_deferrable``).
+    :param poll_interval: Seconds between polls while waiting.
+    :param wait_timeout: Total seconds to wait; None waits without limit. Enforced as an absolute
+        deadline, in the triggerer too.
+    :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
+    :param submit_timeout: Seconds to keep resending the request while Milvus answers with a
+        transient error (rate limited, not ready, unreachable); each retry is logged.
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
+    """
 
     def __init__(
         self,
         *,
         milvus_conn_id: str = MilvusHook.default_conn_name,
         wait_for_completion: bool = False,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = default_deferrable(),
         poll_interval: float = 5.0,
         wait_timeout: float | None = None,
         rpc_timeout: float | None = None,
@@ -63,17 +78,11 @@ class _MilvusWaitingOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.milvus_conn_id = milvus_conn_id
+        self._set_milvus_arguments(milvus_conn_id, rpc_timeout, deferrable)
         self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
         self.poll_interval = validate_positive(poll_interval, "poll_interval")
         self.wait_timeout = validate_positive(wait_timeout, "wait_timeout", optional=True)
-        self.rpc_timeout = validate_positive(rpc_timeout, "rpc_timeout", optional=True)
         self.submit_timeout = validate_positive(submit_timeout, "submit_timeout")
-
-    @cached_property
-    def hook(self) -> MilvusHook:
-        return MilvusHook(milvus_conn_id=self.milvus_conn_id)
 
     def _send(self, description: str, request: Callable[[], T], *, idempotent: bool) -> T:
         """Send a request, again while Milvus turns it away as transient, for ``submit_timeout``.
@@ -133,7 +142,7 @@ class MilvusFlushOperator(_MilvusWaitingOperator):
         self.db_name = db_name
 
     def execute(self, context: Context) -> dict[str, Any]:
-        names = validate_collection_names(native(self.collection_names))
+        names = validate_collection_names(parse_rendered_literal(self.collection_names))
         # Flushing twice is harmless, so any transient error is retried.
         result = self._send(
             f"Milvus to accept the Flush of {names}",
@@ -151,7 +160,7 @@ class MilvusFlushOperator(_MilvusWaitingOperator):
         return {**result, "flushed": True}
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        raise_for_event(event)
+        event_result(event)
         ti = context["ti"]
         flush_result = ti.xcom_pull(task_ids=ti.task_id, key=FLUSH_RESULT_KEY, map_indexes=ti.map_index)
         return {**flush_result, "flushed": True}
@@ -215,8 +224,8 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
 
     def execute(self, context: Context) -> int:
         collection = validate_collection_names(self.collection_name, "collection_name")[0]
-        files = validate_import_files(native(self.files))
-        options = validate_import_options(native(self.options))
+        files = validate_import_files(parse_rendered_literal(self.files))
+        options = validate_import_options(parse_rendered_literal(self.options))
         request = {
             "db_name": self.db_name or "",
             "collection": collection,
@@ -254,7 +263,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> int:
         if isinstance(event, dict) and event.get("import_state"):
             context["ti"].xcom_push(key="import_state", value=event["import_state"])
-        event = raise_for_event(event)
+        event = event_result(event)
         # The submitted ID, carried by the trigger: Milvus 2.4+ reports id=0 in the state.
         return self._completed(context, int(event.get("import_task_id") or event["import_state"]["id"]), None)
 

@@ -2,62 +2,44 @@
 
 from __future__ import annotations
 
-import ast
 from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import pendulum
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
+from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusWaitTimeout
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.triggers.milvus import (
     MilvusFlushStateTrigger,
     MilvusImportStateTrigger,
     MilvusWaitTrigger,
-    raise_for_event,
 )
-from airflow_provider_milvus.validation import (
-    MilvusConfigError,
-    validate_flush_target,
-    validate_import_task_id,
-    validate_positive,
+from airflow_provider_milvus.utils.mixins import (
+    DEFER_GRACE_SECONDS,
+    MilvusHookMixin,
+    default_deferrable,
+    event_result,
+    parse_rendered_literal,
 )
-from airflow_provider_milvus.wait import (
-    FlushStateTarget,
-    ImportStateTarget,
-    MilvusWaitTimeout,
-    WaitTarget,
-    wait_sync,
-)
+from airflow_provider_milvus.validation import validate_flush_target, validate_import_task_id, validate_positive
+from airflow_provider_milvus.wait import FlushStateTarget, ImportStateTarget, WaitTarget, poll_once
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-# The trigger's own deadline fires first (with a clear message, and soft_fail honoured); the
-# deferral timeout is only the backstop should the trigger never report.
-DEFER_GRACE_SECONDS = 60
 
-
-def native(value: Any) -> Any:
-    """A value as Python data: templates render XCom lists and dicts as their repr."""
-    if isinstance(value, str) and value.strip()[:1] in ("[", "{", "("):
-        try:
-            return ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            return value
-    return value
-
-
-class MilvusWaitSensor(BaseSensorOperator):
+class MilvusWaitSensor(MilvusHookMixin, BaseSensorOperator):
     """Base for the Milvus sensors: one poll per poke, or the same wait in the triggerer.
 
     :param milvus_conn_id: Airflow connection of type ``milvus``.
     :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
-    :param deferrable: Wait in the triggerer, freeing the worker slot.
+    :param deferrable: Wait in the triggerer, freeing the worker slot (default: ``[operators]
+        default_deferrable``). ``poke_interval`` is then the poll interval and ``timeout`` an
+        absolute deadline kept by the trigger.
     """
 
     def __init__(
@@ -65,60 +47,50 @@ class MilvusWaitSensor(BaseSensorOperator):
         *,
         milvus_conn_id: str = MilvusHook.default_conn_name,
         rpc_timeout: float | None = None,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = default_deferrable(),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.milvus_conn_id = milvus_conn_id
-        self.rpc_timeout = validate_positive(rpc_timeout, "rpc_timeout", optional=True)
-        self.deferrable = deferrable
+        self._set_milvus_arguments(milvus_conn_id, rpc_timeout, deferrable)
         validate_positive(self.poke_interval, "poke_interval")
-
-    @cached_property
-    def hook(self) -> MilvusHook:
-        return MilvusHook(milvus_conn_id=self.milvus_conn_id)
 
     @abstractmethod
     def wait_target(self) -> WaitTarget:
         """What is waited on, from the rendered arguments (validated here, before any RPC)."""
 
     @abstractmethod
-    def trigger(self, target: Any, deadline: str) -> MilvusWaitTrigger: ...
+    def build_trigger(self, target: Any, deadline: str) -> MilvusWaitTrigger:
+        """The trigger that waits for ``target`` in the triggerer until ``deadline`` (ISO 8601)."""
 
     @abstractmethod
-    def xcom_value(self, result: Any) -> Any: ...
+    def xcom_value(self, result: Any) -> Any:
+        """What the sensor returns, from a poll's result or a trigger's success event."""
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        return self._poll_once(self.wait_target())
+        return self._poke(self.wait_target())
 
-    def _poll_once(self, target: WaitTarget) -> bool | PokeReturnValue:
-        try:
-            # One poll through the shared wait: a deadline of now means "ask once".
-            result = wait_sync(
-                self.hook, target, poll_interval=self.poke_interval, deadline=pendulum.now("UTC"), logger=self.log
-            )
-        except MilvusWaitTimeout:
-            return False
-        return PokeReturnValue(is_done=True, xcom_value=self.xcom_value(result))
+    def _poke(self, target: WaitTarget) -> bool | PokeReturnValue:
+        done, result = poll_once(self.hook, target, logger=self.log)
+        return PokeReturnValue(is_done=True, xcom_value=self.xcom_value(result)) if done else False
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
         # Ask once here: what is already done needs no trip through the triggerer.
         target = self.wait_target()
-        done = self._poll_once(target)
+        done = self._poke(target)
         if done:
-            return done.xcom_value
+            return done.xcom_value  # type: ignore[union-attr]
         deadline = pendulum.now("UTC").add(seconds=self.timeout)
         self.defer(
-            trigger=self.trigger(target, deadline.isoformat()),
+            trigger=self.build_trigger(target, deadline.isoformat()),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout + DEFER_GRACE_SECONDS),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         try:
-            event = raise_for_event(event)
+            event = event_result(event)
         except MilvusWaitTimeout as err:
             raise AirflowSensorTimeout(str(err)) from None
         self.log.info("%s", event.get("message", "Milvus reports done"))
@@ -175,7 +147,7 @@ class MilvusFlushStateSensor(MilvusWaitSensor):
 
     def wait_target(self) -> FlushStateTarget:
         if self.flush_result is not None:
-            result = native(self.flush_result)
+            result = parse_rendered_literal(self.flush_result)
             if (
                 not isinstance(result, dict)
                 or not isinstance(result.get("collections"), dict)
@@ -186,10 +158,12 @@ class MilvusFlushStateSensor(MilvusWaitSensor):
             if self.db_name:
                 target.db_name = self.db_name
             return target
-        entry = validate_flush_target(native(self.segment_ids), self.collection_name, native(self.flush_ts))
+        entry = validate_flush_target(
+            parse_rendered_literal(self.segment_ids), self.collection_name, parse_rendered_literal(self.flush_ts)
+        )
         return FlushStateTarget([entry], db_name=self.db_name or None, rpc_timeout=self.rpc_timeout)
 
-    def trigger(self, target: FlushStateTarget, deadline: str) -> MilvusFlushStateTrigger:
+    def build_trigger(self, target: FlushStateTarget, deadline: str) -> MilvusFlushStateTrigger:
         return MilvusFlushStateTrigger(
             collections=target.collections, db_name=target.db_name, **self._trigger_kwargs(deadline)
         )
@@ -216,7 +190,7 @@ class MilvusImportStateSensor(MilvusWaitSensor):
     def wait_target(self) -> ImportStateTarget:
         return ImportStateTarget(validate_import_task_id(self.import_task_id), rpc_timeout=self.rpc_timeout)
 
-    def trigger(self, target: ImportStateTarget, deadline: str) -> MilvusImportStateTrigger:
+    def build_trigger(self, target: ImportStateTarget, deadline: str) -> MilvusImportStateTrigger:
         return MilvusImportStateTrigger(import_task_id=target.import_task_id, **self._trigger_kwargs(deadline))
 
     def xcom_value(self, result: Any) -> Any:

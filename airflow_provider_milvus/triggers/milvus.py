@@ -16,9 +16,8 @@ import pendulum
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_milvus import DEFAULT_CONN_ID
-from airflow_provider_milvus.exceptions import MilvusError
+from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError, MilvusWaitFailed, MilvusWaitTimeout
 from airflow_provider_milvus.validation import (
-    MilvusConfigError,
     validate_flush_target,
     validate_import_task_id,
     validate_positive,
@@ -26,8 +25,6 @@ from airflow_provider_milvus.validation import (
 from airflow_provider_milvus.wait import (
     FlushStateTarget,
     ImportStateTarget,
-    MilvusWaitFailed,
-    MilvusWaitTimeout,
     WaitTarget,
     wait_async,
 )
@@ -179,14 +176,3 @@ class MilvusImportStateTrigger(MilvusWaitTrigger):
     def success_payload(self, result: Any) -> dict[str, Any]:
         # The ID comes from the trigger, never from the state: Milvus 2.4+ reports id=0 there.
         return {"import_task_id": self.import_task_id, "import_state": result}
-
-
-def raise_for_event(event: dict[str, Any] | None) -> dict[str, Any]:
-    """Return a success event; raise what a failed or timed-out one reports."""
-    if not isinstance(event, dict) or "status" not in event:
-        raise MilvusWaitFailed(f"Unexpected event from the Milvus trigger: {event!r}")
-    if event["status"] == "success":
-        return event
-    if event["status"] == "timeout":
-        raise MilvusWaitTimeout(event.get("message", "Timed out waiting for Milvus"))
-    raise MilvusWaitFailed(event.get("message", "The Milvus trigger reported an error"), event.get("import_state"))

@@ -7,10 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_milvus.hooks.milvus import MilvusError, MilvusHook
+from airflow_provider_milvus.exceptions import MilvusError, MilvusWaitFailed
+from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator
 from airflow_provider_milvus.triggers.milvus import MilvusImportStateTrigger
-from airflow_provider_milvus.wait import ImportStateTarget, MilvusWaitFailed, deadline_after, wait_sync
+from airflow_provider_milvus.wait import ImportStateTarget, deadline_after, wait_sync
 
 from .helpers import (
     dag,

@@ -7,9 +7,9 @@ import asyncio
 import psutil
 import pytest
 
+from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError
 from airflow_provider_milvus.hooks import milvus as hook_module
-from airflow_provider_milvus.hooks.milvus import MilvusError, MilvusHook
-from airflow_provider_milvus.validation import MilvusConfigError
+from airflow_provider_milvus.hooks.milvus import MilvusHook
 
 from .helpers import make_collection, unique, vectors
 

@@ -13,11 +13,12 @@ import pytest
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 from structlog.testing import capture_logs
 
+from airflow_provider_milvus.exceptions import MilvusWaitFailed
 from airflow_provider_milvus.hooks.milvus import MilvusHook, import_state_dict
 from airflow_provider_milvus.operators.milvus import IMPORT_STORE_KEY, MilvusBulkInsertOperator, MilvusFlushOperator
 from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor
 from airflow_provider_milvus.triggers.milvus import MilvusFlushStateTrigger, MilvusImportStateTrigger
-from airflow_provider_milvus.wait import ImportStateTarget, MilvusWaitFailed, Outcome
+from airflow_provider_milvus.wait import ImportStateTarget, Outcome
 
 from .proxy import JobState, Milvus25Proxy, ProxyServer, failed, running_then_completed
 

@@ -6,9 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from airflow_provider_milvus.exceptions import MilvusConfigError
 from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator, MilvusFlushOperator
-from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor, MilvusImportStateSensor, native
-from airflow_provider_milvus.validation import MilvusConfigError
+from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor, MilvusImportStateSensor
+from airflow_provider_milvus.utils.mixins import parse_rendered_literal
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +68,7 @@ def test_bad_rendered_arguments_fail_before_any_rpc(operator, fragment):
 
 
 def test_rendered_lists_and_dicts_are_read_back():
-    assert native("[1, 2]") == [1, 2]
-    assert native("{'collections': {'c': {}}}") == {"collections": {"c": {}}}
-    assert native("plain") == "plain"
-    assert native("[not python") == "[not python"
+    assert parse_rendered_literal("[1, 2]") == [1, 2]
+    assert parse_rendered_literal("{'collections': {'c': {}}}") == {"collections": {"c": {}}}
+    assert parse_rendered_literal("plain") == "plain"
+    assert parse_rendered_literal("[not python") == "[not python"

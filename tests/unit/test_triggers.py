@@ -7,13 +7,12 @@ import json
 
 import pytest
 
+from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusWaitFailed, MilvusWaitTimeout
 from airflow_provider_milvus.triggers.milvus import (
     MilvusFlushStateTrigger,
     MilvusImportStateTrigger,
-    raise_for_event,
 )
-from airflow_provider_milvus.validation import MilvusConfigError
-from airflow_provider_milvus.wait import MilvusWaitFailed, MilvusWaitTimeout
+from airflow_provider_milvus.utils.mixins import event_result
 
 
 def roundtrip(trigger):
@@ -62,12 +61,12 @@ def test_garbage_kwargs_rejected(cls, kwargs, fragment):
         cls(**kwargs)
 
 
-def test_raise_for_event():
-    assert raise_for_event({"status": "success", "flushed": True})["flushed"]
+def test_event_result():
+    assert event_result({"status": "success", "flushed": True})["flushed"]
     with pytest.raises(MilvusWaitTimeout, match="late"):
-        raise_for_event({"status": "timeout", "message": "late"})
+        event_result({"status": "timeout", "message": "late"})
     with pytest.raises(MilvusWaitFailed, match="bad") as err:
-        raise_for_event({"status": "error", "message": "bad", "import_state": {"state": "ImportFailed"}})
+        event_result({"status": "error", "message": "bad", "import_state": {"state": "ImportFailed"}})
     assert err.value.result == {"state": "ImportFailed"}
     with pytest.raises(MilvusWaitFailed, match="Unexpected event"):
-        raise_for_event(None)
+        event_result(None)

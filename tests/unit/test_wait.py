@@ -9,12 +9,10 @@ import pendulum
 import pytest
 
 from airflow_provider_milvus import wait
-from airflow_provider_milvus.hooks.milvus import MilvusError
+from airflow_provider_milvus.exceptions import MilvusError, MilvusWaitFailed, MilvusWaitTimeout
 from airflow_provider_milvus.wait import (
     Check,
     ImportStateTarget,
-    MilvusWaitFailed,
-    MilvusWaitTimeout,
     Outcome,
     WaitTarget,
     wait_async,

@@ -1,0 +1,1 @@
+"""Helpers shared by the provider's operators, sensors and hook."""
