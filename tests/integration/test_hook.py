@@ -10,6 +10,7 @@ import pytest
 from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError
 from airflow_provider_milvus.hooks import milvus as hook_module
 from airflow_provider_milvus.hooks.milvus import MilvusHook
+from airflow_provider_milvus.utils import connection as connection_module
 
 from .helpers import make_collection, unique, vectors
 
@@ -110,7 +111,7 @@ def test_async_channel_shared_by_many_hooks(milvus_client, milvus_uri):
     async def many():
         hooks = [MilvusHook() for _ in range(300)]
         await asyncio.gather(*(h.aget_flush_state([1], name) for h in hooks))
-        return hook_module._async_channels.count(), len(tcp_to_milvus() - before)
+        return connection_module.async_channels.count(), len(tcp_to_milvus() - before)
 
     channels, tcp = asyncio.run(many())
     assert channels == 1

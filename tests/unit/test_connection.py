@@ -8,7 +8,8 @@ import json
 import pytest
 
 from airflow_provider_milvus.exceptions import MilvusConfigError
-from airflow_provider_milvus.hooks.milvus import MilvusConnectionSettings, MilvusHook
+from airflow_provider_milvus.hooks.milvus import MilvusHook
+from airflow_provider_milvus.utils.connection import MilvusConnectionSettings
 
 
 def settings_from_env(monkeypatch, value: str) -> MilvusConnectionSettings:

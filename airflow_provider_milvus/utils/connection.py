@@ -1,0 +1,295 @@
+"""Reaching Milvus: connection settings parsed and checked from an Airflow connection, and the
+gRPC channels built from them (one async channel per settings per event loop, shared by every
+trigger of a triggerer). What is said over them (the RPCs and their errors) is the hook's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import os
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import grpc
+import grpc.aio
+from pymilvus.grpc_gen import milvus_pb2_grpc
+
+from airflow_provider_milvus.exceptions import MilvusConfigError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+DEFAULT_PORT = 19530
+_SCHEMES = ("http", "https", "tcp")
+_TLS_FILE_FIELDS = ("server_pem_path", "ca_pem_path", "client_pem_path", "client_key_path")
+# Channel options: no message size cap and keepalive on idle channels (as pymilvus sets them).
+_CHANNEL_OPTIONS = (
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    # gRPC's reconnect backoff grows to 120 s; capped, waits notice a restarted Milvus within 10 s.
+    ("grpc.max_reconnect_backoff_ms", 10_000),
+)
+
+
+def _host_for_address(host: str, where: str) -> str:
+    """The host as gRPC dials it: an IPv6 literal in brackets (``[::1]``), anything else as is."""
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if ":" in bare or host.startswith("["):
+        try:
+            return f"[{ipaddress.IPv6Address(bare)}]"
+        except ValueError:
+            raise MilvusConfigError(
+                f"{where}: host {host!r} is not a valid hostname or IPv6 address (write IPv6 as [::1])"
+            ) from None
+    return host
+
+
+def _flag(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on", "false", "0", "no", "off", ""):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    raise MilvusConfigError(f"{name} must be true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class MilvusConnectionSettings:
+    """Everything needed to reach Milvus, parsed and checked from an Airflow connection.
+
+    Frozen and hashable: equal settings share one async channel per event loop.
+    """
+
+    conn_id: str
+    address: str
+    secure: bool
+    user: str = ""
+    password: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    db_name: str = ""
+    server_pem_path: str = ""
+    ca_pem_path: str = ""
+    client_pem_path: str = ""
+    client_key_path: str = ""
+    server_name: str = ""
+    timeout: float | None = None
+
+    @classmethod
+    def from_connection(cls, conn: Connection) -> MilvusConnectionSettings:
+        conn_id = conn.conn_id
+        where = f"Milvus connection {conn_id!r}"
+        # Older forms saved extras with an "extra__milvus__" prefix; accept both spellings.
+        extra = {key.removeprefix("extra__milvus__"): value for key, value in conn.extra_dejson.items()}
+        host = (conn.host or "").strip()
+        if not host:
+            raise MilvusConfigError(f"{where}: host is empty; give a hostname or a URI like http://host:19530")
+
+        scheme = ""
+        uri_port: int | None = None
+        if "://" not in host and (
+            (host.count(":") == 1 and not host.startswith("[")) or (host.startswith("[") and "]:" in host)
+        ):
+            # "host:port" without a scheme: read it as a URI's authority.
+            host = f"tcp://{host}"
+        if "://" in host:
+            try:
+                parts = urlsplit(host)
+            except ValueError as err:  # e.g. an IPv6 literal with unbalanced brackets
+                raise MilvusConfigError(f"{where}: host {conn.host!r} is not a valid URI: {err}") from None
+            scheme = parts.scheme.lower()
+            if scheme not in _SCHEMES:
+                raise MilvusConfigError(
+                    f"{where}: host {conn.host!r} has unknown URI scheme {parts.scheme!r}; "
+                    f"use one of {', '.join(_SCHEMES)}"
+                )
+            try:
+                uri_port = parts.port
+            except ValueError:
+                raise MilvusConfigError(f"{where}: host {conn.host!r} has a port that is not a number") from None
+            # netloc keeps an IPv6 literal's brackets, which hostname drops.
+            host = parts.netloc.rpartition("@")[2]
+            host = host.rsplit(":", 1)[0] if uri_port is not None else host
+            if not host:
+                raise MilvusConfigError(f"{where}: host URI {conn.host!r} has no hostname")
+        host = _host_for_address(host, where)
+
+        port: int
+        if uri_port is not None:
+            port = uri_port
+        elif conn.port not in (None, ""):
+            try:
+                port = int(conn.port)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise MilvusConfigError(f"{where}: port must be a number, got {conn.port!r}") from None
+        else:
+            port = 443 if scheme == "https" else DEFAULT_PORT
+        if not 0 < port < 65536:
+            raise MilvusConfigError(f"{where}: port must be between 1 and 65535, got {port}")
+
+        tls_files = {}
+        for name in _TLS_FILE_FIELDS:
+            path = str(extra.get(name) or "").strip()
+            if path and not Path(path).is_file():
+                raise MilvusConfigError(f"{where}: {name} {path!r} is not a readable file")
+            tls_files[name] = path
+        if bool(tls_files["client_pem_path"]) != bool(tls_files["client_key_path"]):
+            raise MilvusConfigError(
+                f"{where}: mutual TLS needs both client_pem_path and client_key_path, only one is set"
+            )
+
+        timeout = extra.get("timeout")
+        if timeout in (None, ""):
+            timeout = None
+        else:
+            try:
+                timeout = float(timeout)
+            except (TypeError, ValueError):
+                raise MilvusConfigError(f"{where}: timeout must be a number of seconds, got {timeout!r}") from None
+            if timeout <= 0:
+                raise MilvusConfigError(f"{where}: timeout must be positive, got {timeout}")
+
+        secure = scheme == "https" or _flag(extra.get("secure", False), f"{where}: secure") or any(tls_files.values())
+        db_name = extra.get("db_name") or conn.schema or ""
+        if not isinstance(db_name, str):
+            raise MilvusConfigError(f"{where}: db_name must be a string, got {db_name!r}")
+        return cls(
+            conn_id=conn_id,
+            address=f"{host}:{port}",
+            secure=secure,
+            user=conn.login or "",
+            password=conn.password or "",
+            token=str(extra.get("token") or ""),
+            db_name=db_name,
+            server_name=str(extra.get("server_name") or ""),
+            timeout=timeout,
+            **tls_files,
+        )
+
+    @property
+    def uri(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.address}"
+
+    @property
+    def authorization(self) -> str:
+        """The ``authorization`` metadata value: base64 of the token or of ``user:password``."""
+        secret = self.token or (f"{self.user}:{self.password}" if self.user else "")
+        return base64.b64encode(secret.encode()).decode() if secret else ""
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret value these settings hold, in every form they are sent in."""
+        return [value for value in (self.password, self.token, self.authorization) if value]
+
+    def metadata(self, db_name: str | None = None) -> tuple[tuple[str, str], ...]:
+        """The gRPC metadata of every call: credentials and the target database."""
+        md: list[tuple[str, str]] = []
+        if self.authorization:
+            md.append(("authorization", self.authorization))
+        db = db_name or self.db_name
+        if db:
+            md.append(("dbname", db))
+        return tuple(md)
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``pymilvus.MilvusClient``."""
+        kwargs: dict[str, Any] = {"uri": self.uri, "db_name": self.db_name, "timeout": self.timeout}
+        if self.token:
+            kwargs["token"] = self.token
+        elif self.user:
+            kwargs["user"], kwargs["password"] = self.user, self.password
+        if self.secure:
+            kwargs["secure"] = True
+            for name in (*_TLS_FILE_FIELDS, "server_name"):
+                if getattr(self, name):
+                    kwargs[name] = getattr(self, name)
+            # pymilvus reads the root from server_pem_path for one-way TLS.
+            if self.ca_pem_path and not self.client_pem_path and not self.server_pem_path:
+                kwargs["server_pem_path"] = self.ca_pem_path
+        return kwargs
+
+    def channel_options(self) -> list[tuple[str, Any]]:
+        options = list(_CHANNEL_OPTIONS)
+        if self.server_name:
+            options.append(("grpc.ssl_target_name_override", self.server_name))
+        return options
+
+    def channel_credentials(self) -> grpc.ChannelCredentials | None:
+        """TLS credentials (reads the certificate files), or None for plaintext."""
+        if not self.secure:
+            return None
+
+        def read(path: str) -> bytes | None:
+            return Path(path).read_bytes() if path else None
+
+        return grpc.ssl_channel_credentials(
+            root_certificates=read(self.ca_pem_path or self.server_pem_path),
+            private_key=read(self.client_key_path),
+            certificate_chain=read(self.client_pem_path),
+        )
+
+
+@contextmanager
+def explaining_unparsable_env_connection(conn_id: str) -> Iterator[None]:
+    """Around fetching a connection: Airflow reports an environment connection it cannot parse
+    as "not defined"; say why instead."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        yield
+    except AirflowNotFoundException:
+        value = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+        if not value:
+            raise
+        try:
+            if value.lstrip().startswith("{"):
+                Connection.from_json(value, conn_id=conn_id)
+            else:
+                Connection(conn_id=conn_id, uri=value)
+        except ValueError as err:
+            raise MilvusConfigError(f"Milvus connection {conn_id!r} (AIRFLOW_CONN_{conn_id.upper()}): {err}") from None
+        raise
+
+
+class AsyncChannels:
+    """One grpc.aio channel per connection settings per event loop.
+
+    A triggerer runs all its triggers on one loop; sharing the channel means a thousand waits on
+    one connection use one TCP connection, not a thousand.
+    """
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[MilvusConnectionSettings, milvus_pb2_grpc.MilvusServiceStub]
+        ] = weakref.WeakKeyDictionary()
+
+    def stub(
+        self, settings: MilvusConnectionSettings, credentials: grpc.ChannelCredentials | None
+    ) -> milvus_pb2_grpc.MilvusServiceStub:
+        stubs = self._by_loop.setdefault(asyncio.get_running_loop(), {})
+        stub = stubs.get(settings)
+        if stub is None:
+            if credentials is None:
+                channel = grpc.aio.insecure_channel(settings.address, options=settings.channel_options())
+            else:
+                channel = grpc.aio.secure_channel(settings.address, credentials, options=settings.channel_options())
+            stub = stubs[settings] = milvus_pb2_grpc.MilvusServiceStub(channel)
+        return stub
+
+    def count(self) -> int:
+        try:
+            return len(self._by_loop.get(asyncio.get_running_loop(), {}))
+        except RuntimeError:
+            return 0
+
+
+async_channels = AsyncChannels()
