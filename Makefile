@@ -34,4 +34,5 @@ demo: $(BIN)/airflow
 test: $(BIN)/airflow $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest -v --durations=15

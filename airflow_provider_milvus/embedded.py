@@ -271,6 +271,7 @@ class EmbeddedMilvus:
     def _group_gone(self, pgid: int, wait: float) -> bool:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
+            assert self.process is not None
             self.process.poll()  # reap the leader so the group can empty
             try:
                 os.killpg(pgid, 0)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from airflow_provider_milvus.exceptions import MilvusConfigError
+from airflow_provider_milvus.types import FlushTarget
 
 
 def validate_collection_names(collection_names: Any, name: str = "collection_names") -> list[str]:
@@ -40,7 +41,7 @@ def validate_flush_ts(flush_ts: Any, name: str = "flush_ts") -> int | None:
     return int(str(flush_ts).strip())
 
 
-def validate_flush_target(segment_ids: Any, collection_name: Any, flush_ts: Any, where: str = "") -> dict[str, Any]:
+def validate_flush_target(segment_ids: Any, collection_name: Any, flush_ts: Any, where: str = "") -> FlushTarget:
     """One thing to ask GetFlushState about: ``{"collection_name", "segment_ids", "flush_ts"}``.
 
     With the collection and its flush timestamp, the segment list may be empty: a flush that sealed
@@ -110,6 +111,14 @@ def validate_import_task_id(import_task_id: Any, name: str = "import_task_id") -
     ):
         raise MilvusConfigError(f"{name} must be an integer import task ID, got {import_task_id!r}")
     return int(str(import_task_id).strip())
+
+
+@overload
+def validate_positive(value: Any, name: str) -> float: ...
+
+
+@overload
+def validate_positive(value: Any, name: str, *, optional: Literal[True]) -> float | None: ...
 
 
 def validate_positive(value: Any, name: str, *, optional: bool = False) -> float | None:

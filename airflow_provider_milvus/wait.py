@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 
 from airflow_provider_milvus.exceptions import MilvusError, MilvusWaitFailed, MilvusWaitTimeout
+from airflow_provider_milvus.types import IMPORT_COMPLETED, IMPORT_FAILED_STATES, FlushResult, FlushTarget, ImportState
 from airflow_provider_milvus.validation import validate_flush_target
 
 if TYPE_CHECKING:
@@ -225,7 +226,12 @@ class FlushStateTarget(WaitTarget):
     about again.
     """
 
-    def __init__(self, collections: list[dict[str, Any]], db_name: str | None = None, rpc_timeout: float | None = None):
+    def __init__(
+        self,
+        collections: list[FlushTarget] | list[dict[str, Any]],
+        db_name: str | None = None,
+        rpc_timeout: float | None = None,
+    ) -> None:
         self.collections = [
             validate_flush_target(c.get("segment_ids"), c.get("collection_name"), c.get("flush_ts"), f"entry {c!r}")
             for c in collections
@@ -235,7 +241,7 @@ class FlushStateTarget(WaitTarget):
         self._pending = list(self.collections)
 
     @classmethod
-    def from_flush_result(cls, flush_result: dict[str, Any], rpc_timeout: float | None = None) -> FlushStateTarget:
+    def from_flush_result(cls, flush_result: FlushResult, rpc_timeout: float | None = None) -> FlushStateTarget:
         return cls(
             [
                 {"collection_name": name, "segment_ids": info["segment_ids"], "flush_ts": info.get("flush_ts") or None}
@@ -252,7 +258,7 @@ class FlushStateTarget(WaitTarget):
             return f"flush of segments {self.collections[0]['segment_ids']}"
         return "flush of " + ", ".join(repr(n) for n in names)
 
-    def _ask(self, collection: dict[str, Any]) -> dict[str, Any]:
+    def _ask(self, collection: FlushTarget) -> dict[str, Any]:
         return {**collection, "db_name": self.db_name, "timeout": self.rpc_timeout}
 
     def poll(self, hook: MilvusHook) -> list[bool]:
@@ -271,13 +277,6 @@ class FlushStateTarget(WaitTarget):
         return Check(Outcome.WAITING, progress=f"waiting for {waiting}")
 
 
-# Import states by name (common_pb2.ImportState). Milvus 2.4+ reports only Pending, Started,
-# Completed and Failed; Persisted is 2.2/2.3 only.
-IMPORT_DONE = "ImportCompleted"
-IMPORT_FAILED = ("ImportFailed", "ImportFailedAndCleaned")
-IMPORT_RUNNING = ("ImportPending", "ImportStarted", "ImportPersisted")
-
-
 class ImportStateTarget(WaitTarget):
     """One import task, until ImportCompleted (done) or ImportFailed/ImportFailedAndCleaned."""
 
@@ -289,19 +288,19 @@ class ImportStateTarget(WaitTarget):
     def description(self) -> str:
         return f"import task {self.import_task_id}"
 
-    def poll(self, hook: MilvusHook) -> dict[str, Any]:
+    def poll(self, hook: MilvusHook) -> ImportState:
         return hook.get_import_state(self.import_task_id, timeout=self.rpc_timeout)
 
-    async def apoll(self, hook: MilvusHook) -> dict[str, Any]:
+    async def apoll(self, hook: MilvusHook) -> ImportState:
         return await hook.aget_import_state(self.import_task_id, timeout=self.rpc_timeout)
 
-    def check(self, state: dict[str, Any]) -> Check:
+    def check(self, state: ImportState) -> Check:
         progress = f"{state['state']}, {state['row_count']} rows"
         if state.get("progress") is not None:
             progress += f", {state['progress']}%"
-        if state["state"] == IMPORT_DONE:
+        if state["state"] == IMPORT_COMPLETED:
             return Check(Outcome.DONE, result=state, progress=progress)
-        if state["state"] in IMPORT_FAILED:
+        if state["state"] in IMPORT_FAILED_STATES:
             return Check(
                 Outcome.FAILED,
                 result=state,

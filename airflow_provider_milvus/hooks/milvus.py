@@ -20,6 +20,7 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2, milvus_pb2_grpc
 
 from airflow_provider_milvus import DEFAULT_CONN_ID
 from airflow_provider_milvus.exceptions import MilvusAuthenticationError, MilvusConfigError, MilvusError
+from airflow_provider_milvus.types import FlushResult, ImportState
 from airflow_provider_milvus.utils.connection import (
     MilvusConnectionSettings,
     async_channels,
@@ -105,7 +106,7 @@ def _flush_request(collection_names: list[str], db_name: str) -> milvus_pb2.Flus
     return milvus_pb2.FlushRequest(collection_names=collection_names, db_name=db_name)
 
 
-def _flush_result(response: milvus_pb2.FlushResponse, collection_names: list[str], db_name: str) -> dict[str, Any]:
+def _flush_result(response: milvus_pb2.FlushResponse, collection_names: list[str], db_name: str) -> FlushResult:
     return {
         "db_name": response.db_name or db_name or "default",
         "collections": {
@@ -145,7 +146,7 @@ def _import_request(
     )
 
 
-def import_state_dict(response: milvus_pb2.GetImportStateResponse, import_task_id: int = 0) -> dict[str, Any]:
+def import_state_dict(response: milvus_pb2.GetImportStateResponse, import_task_id: int = 0) -> ImportState:
     """Node's getImportState fields, with the state by name plus failed_reason and progress.
 
     ``id`` is the task asked about: Milvus 2.4+ answers ``id=0`` (its GetImportState is a shim
@@ -222,6 +223,7 @@ class MilvusHook(BaseHook):
                 self._settings = settings
             self._async_credentials = await asyncio.to_thread(self._settings.channel_credentials)
             self._async_ready = True
+        assert self._settings is not None
         return self._settings
 
     def _db(self, db_name: str | None) -> str:
@@ -302,7 +304,7 @@ class MilvusHook(BaseHook):
 
     def flush(
         self, collection_names: str | list[str], db_name: str | None = None, timeout: float | None = None
-    ) -> dict[str, Any]:
+    ) -> FlushResult:
         """Send one Flush RPC for the collections; returns at once with what Milvus answered.
 
         ``{"db_name", "collections": {name: {"segment_ids", "flushed_segment_ids", "flush_ts",
@@ -368,13 +370,13 @@ class MilvusHook(BaseHook):
             raise MilvusError("Import", "no task", f"Milvus returned no import task for {collection_name!r}")
         return int(response.tasks[0])
 
-    def get_import_state(self, import_task_id: int, timeout: float | None = None) -> dict[str, Any]:
+    def get_import_state(self, import_task_id: int, timeout: float | None = None) -> ImportState:
         """The state of one import (see :func:`import_state_dict`)."""
         task_id = validate_import_task_id(import_task_id)
         request = milvus_pb2.GetImportStateRequest(task=task_id)
         return import_state_dict(self._call("GetImportState", request, timeout), task_id)
 
-    async def aget_import_state(self, import_task_id: int, timeout: float | None = None) -> dict[str, Any]:
+    async def aget_import_state(self, import_task_id: int, timeout: float | None = None) -> ImportState:
         task_id = validate_import_task_id(import_task_id)
         request = milvus_pb2.GetImportStateRequest(task=task_id)
         return import_state_dict(await self._acall("GetImportState", request, timeout), task_id)
@@ -385,7 +387,7 @@ class MilvusHook(BaseHook):
         limit: int = 0,
         db_name: str | None = None,
         timeout: float | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[ImportState]:
         db = self._db(db_name)
         request = milvus_pb2.ListImportTasksRequest(collection_name=collection_name or "", limit=limit, db_name=db)
         return [import_state_dict(task) for task in self._call("ListImportTasks", request, timeout, db).tasks]

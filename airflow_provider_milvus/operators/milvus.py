@@ -15,6 +15,7 @@ from airflow_provider_milvus.triggers.milvus import (
     MilvusImportStateTrigger,
     MilvusWaitTrigger,
 )
+from airflow_provider_milvus.types import IMPORT_COMPLETED, IMPORT_RUNNING_STATES, FlushResult, ImportState
 from airflow_provider_milvus.utils.mixins import (
     DEFER_GRACE_SECONDS,
     MilvusHookMixin,
@@ -26,11 +27,10 @@ from airflow_provider_milvus.validation import (
     validate_collection_names,
     validate_import_files,
     validate_import_options,
+    validate_import_task_id,
     validate_positive,
 )
 from airflow_provider_milvus.wait import (
-    IMPORT_DONE,
-    IMPORT_RUNNING,
     FlushStateTarget,
     ImportStateTarget,
     RequestTarget,
@@ -141,7 +141,7 @@ class MilvusFlushOperator(_MilvusWaitingOperator):
         self.collection_names = collection_names
         self.db_name = db_name
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> FlushResult:
         names = validate_collection_names(parse_rendered_literal(self.collection_names))
         # Flushing twice is harmless, so any transient error is retried.
         result = self._send(
@@ -159,10 +159,10 @@ class MilvusFlushOperator(_MilvusWaitingOperator):
         self._wait(target, MilvusFlushStateTrigger, {"collections": target.collections, "db_name": target.db_name})
         return {**result, "flushed": True}
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> FlushResult:
         event_result(event)
         ti = context["ti"]
-        flush_result = ti.xcom_pull(task_ids=ti.task_id, key=FLUSH_RESULT_KEY, map_indexes=ti.map_index)
+        flush_result: FlushResult = ti.xcom_pull(task_ids=ti.task_id, key=FLUSH_RESULT_KEY, map_indexes=ti.map_index)
         return {**flush_result, "flushed": True}
 
 
@@ -226,7 +226,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         collection = validate_collection_names(self.collection_name, "collection_name")[0]
         files = validate_import_files(parse_rendered_literal(self.files))
         options = validate_import_options(parse_rendered_literal(self.options))
-        request = {
+        request: dict[str, Any] = {
             "db_name": self.db_name or "",
             "collection": collection,
             "partition": self.partition_name or "",
@@ -267,7 +267,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         # The submitted ID, carried by the trigger: Milvus 2.4+ reports id=0 in the state.
         return self._completed(context, int(event.get("import_task_id") or event["import_state"]["id"]), None)
 
-    def _completed(self, context: Context, task_id: int, state: dict[str, Any] | None) -> int:
+    def _completed(self, context: Context, task_id: int, state: ImportState | None) -> int:
         if state is not None:
             context["ti"].xcom_push(key="import_state", value=state)
         # Done: a later run of this task (a clear) imports anew.
@@ -287,7 +287,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
             saved = store.get(IMPORT_STORE_KEY)
             if not isinstance(saved, dict) or saved.get("request") != request:
                 return None
-            task_id = int(saved["import_task_id"])
+            task_id = validate_import_task_id(saved.get("import_task_id"), "the stored import_task_id")
             try:
                 state = self.hook.get_import_state(task_id, timeout=self.rpc_timeout)
             except MilvusError as err:
@@ -297,7 +297,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
                     "Import task %s of an earlier try is unknown to Milvus (%s): importing anew", task_id, err
                 )
                 return None
-            if state["state"] in (*IMPORT_RUNNING, IMPORT_DONE):
+            if state["state"] in (*IMPORT_RUNNING_STATES, IMPORT_COMPLETED):
                 self.log.info(
                     "Reconnecting to import task %s started by an earlier try (%s), found in the task state store",
                     task_id,
@@ -319,7 +319,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         ):
             infos = task["infos"]
             if (
-                task["state"] in IMPORT_RUNNING
+                task["state"] in IMPORT_RUNNING_STATES
                 and infos.get("collection") == request["collection"]
                 and infos.get("partition", "_default") == partition
                 and infos.get("files") == ",".join(request["files"])

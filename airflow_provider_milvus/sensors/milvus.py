@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pendulum
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
@@ -18,6 +18,7 @@ from airflow_provider_milvus.triggers.milvus import (
     MilvusImportStateTrigger,
     MilvusWaitTrigger,
 )
+from airflow_provider_milvus.types import FlushResult
 from airflow_provider_milvus.utils.mixins import (
     DEFER_GRACE_SECONDS,
     MilvusHookMixin,
@@ -154,7 +155,7 @@ class MilvusFlushStateSensor(MilvusWaitSensor):
                 or not result["collections"]
             ):
                 raise MilvusConfigError(f"flush_result must be the flush operator's result, got {self.flush_result!r}")
-            target = FlushStateTarget.from_flush_result(result, rpc_timeout=self.rpc_timeout)
+            target = FlushStateTarget.from_flush_result(cast(FlushResult, result), rpc_timeout=self.rpc_timeout)
             if self.db_name:
                 target.db_name = self.db_name
             return target

@@ -17,6 +17,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_milvus import DEFAULT_CONN_ID
 from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError, MilvusWaitFailed, MilvusWaitTimeout
+from airflow_provider_milvus.types import FlushTarget
 from airflow_provider_milvus.validation import (
     validate_flush_target,
     validate_import_task_id,
@@ -134,7 +135,9 @@ class MilvusFlushStateTrigger(MilvusWaitTrigger):
     :param db_name: Database of the collections; None uses the connection's.
     """
 
-    def __init__(self, *, collections: list[dict[str, Any]], db_name: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, collections: list[FlushTarget] | list[dict[str, Any]], db_name: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         if not isinstance(collections, list) or not collections:
             raise MilvusConfigError(f"collections must be a non-empty list, got {collections!r}")

@@ -127,7 +127,7 @@ class MilvusConnectionSettings:
             port = uri_port
         elif conn.port not in (None, ""):
             try:
-                port = int(conn.port)  # type: ignore[arg-type]
+                port = int(conn.port)
             except (TypeError, ValueError):
                 raise MilvusConfigError(f"{where}: port must be a number, got {conn.port!r}") from None
         else:
@@ -217,7 +217,7 @@ class MilvusConnectionSettings:
         return kwargs
 
     def channel_options(self) -> list[tuple[str, Any]]:
-        options = list(_CHANNEL_OPTIONS)
+        options: list[tuple[str, Any]] = list(_CHANNEL_OPTIONS)
         if self.server_name:
             options.append(("grpc.ssl_target_name_override", self.server_name))
         return options
@@ -254,7 +254,7 @@ def explaining_unparsable_env_connection(conn_id: str) -> Iterator[None]:
             if value.lstrip().startswith("{"):
                 Connection.from_json(value, conn_id=conn_id)
             else:
-                Connection(conn_id=conn_id, uri=value)
+                Connection.from_uri(value, conn_id=conn_id)
         except ValueError as err:
             raise MilvusConfigError(f"Milvus connection {conn_id!r} (AIRFLOW_CONN_{conn_id.upper()}): {err}") from None
         raise

@@ -1,0 +1,66 @@
+"""The data shapes the provider returns and passes around, by name.
+
+Operators return them as XCom (plain dicts and lists, so they serialize as JSON); trigger kwargs
+and events carry them as JSON primitives.
+"""
+
+from __future__ import annotations
+
+from typing import NotRequired, TypedDict
+
+# Import states by name (Milvus's common_pb2.ImportState). Milvus 2.4+ reports only Pending,
+# Started, Completed and Failed; Persisted and FailedAndCleaned are Milvus 2.2/2.3 only.
+IMPORT_PENDING = "ImportPending"
+IMPORT_STARTED = "ImportStarted"
+IMPORT_PERSISTED = "ImportPersisted"
+IMPORT_COMPLETED = "ImportCompleted"
+IMPORT_FAILED = "ImportFailed"
+IMPORT_FAILED_AND_CLEANED = "ImportFailedAndCleaned"
+
+IMPORT_RUNNING_STATES = (IMPORT_PENDING, IMPORT_STARTED, IMPORT_PERSISTED)
+IMPORT_FAILED_STATES = (IMPORT_FAILED, IMPORT_FAILED_AND_CLEANED)
+
+
+class CollectionFlush(TypedDict):
+    """What one Flush reported for one collection."""
+
+    segment_ids: list[int]  # segments this flush sealed (empty if it sealed none)
+    flushed_segment_ids: list[int]  # segments already flushed before
+    flush_ts: int  # the flush's timestamp: persisted once the channel checkpoints pass it
+    seal_time: int
+
+
+class ChannelCheckpoint(TypedDict):
+    timestamp: int
+
+
+class FlushResult(TypedDict):
+    """The return value of ``MilvusHook.flush`` and ``MilvusFlushOperator``."""
+
+    db_name: str
+    collections: dict[str, CollectionFlush]
+    channel_checkpoints: dict[str, ChannelCheckpoint]
+    flushed: NotRequired[bool]  # set (True) by the operator when it waited
+
+
+class FlushTarget(TypedDict):
+    """One question for GetFlushState: segments of a collection, persisted as of a flush."""
+
+    collection_name: str | None
+    segment_ids: list[int]  # may be empty when collection_name and flush_ts are known
+    flush_ts: int | None
+
+
+class ImportState(TypedDict):
+    """The state of one import (``MilvusHook.get_import_state``, ``MilvusImportStateSensor``)."""
+
+    id: int  # the import task (2.4+: job) ID asked about
+    state: str  # one of the IMPORT_* names above
+    row_count: int
+    id_list: list[int]  # Milvus 2.2/2.3 only
+    infos: dict[str, str]  # 2.4+: failed_reason and progress_percent only
+    collection_id: int  # Milvus 2.2/2.3 only
+    segment_ids: list[int]  # Milvus 2.2/2.3 only
+    create_ts: int
+    failed_reason: str
+    progress: int | None  # percent, when Milvus reports it
