@@ -26,7 +26,7 @@ $(CHROMIUM):
 browser: $(CHROMIUM)
 
 bench: $(BIN)/airflow
-	$(BIN)/python benchmarks/triggerer_scale.py $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.triggerer_scale $(BENCH_ARGS)
 
 demo: $(BIN)/airflow
 	$(BIN)/python -m demo $(DEMO_ARGS)

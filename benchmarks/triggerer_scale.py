@@ -2,7 +2,7 @@
 the alternatives, on the same work, in one run, against a real Milvus. Prints a table.
 
     make bench                                   # N = 10, 100, 1000, 2000
-    .venv/bin/python benchmarks/triggerer_scale.py --sizes 10,100 --idle 20
+    .venv/bin/python -m benchmarks.triggerer_scale --sizes 10,100 --idle 20
 
 Each way of waiting runs in a fresh process of its own, so its memory, CPU and sockets are its own:
 
@@ -44,19 +44,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_milvus.wait import POLL_JITTER  # the bare floor polls on the provider's schedule
+from harness.milvus import tso
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 COLLECTIONS = 4
 DIM = 8
 WAYS = ("provider", "to_thread", "bare", "bare_lockstep")
-POLL_JITTER = 0.1  # the provider's: the bare floor polls on the same schedule
 IMPORT_COMPLETED, IMPORT_FAILED, IMPORT_FAILED_AND_CLEANED = 6, 1, 7
-
-
-def tso(unix_seconds: float) -> int:
-    """A Milvus hybrid timestamp: milliseconds since the epoch, shifted past 18 logical bits."""
-    return int(unix_seconds * 1000) << 18
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -403,7 +399,8 @@ def run_child(work: Work, way: str, n: int, args: argparse.Namespace, log_dir: P
     spec["flush_targets"] = flush_targets
     with open(log_dir / f"{way}-{n}.log", "w") as log:
         child = subprocess.Popen(
-            [sys.executable, __file__, "--child", json.dumps(spec)],
+            [sys.executable, "-m", "benchmarks.triggerer_scale", "--child", json.dumps(spec)],
+            cwd=REPO,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -441,7 +438,8 @@ def run_poke(work: Work, processes: int, args: argparse.Namespace) -> dict[str, 
     spec = {"uri": work.uri, "poll_interval": args.poll_interval, "flush_targets": work.flush_targets()}
     children = [
         subprocess.Popen(
-            [sys.executable, __file__, "--poke-child", json.dumps(spec)],
+            [sys.executable, "-m", "benchmarks.triggerer_scale", "--poke-child", json.dumps(spec)],
+            cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -488,7 +486,8 @@ def run_in_triggerer(work: Work, n: int, args: argparse.Namespace, tmp: Path) ->
     import pendulum
     import psutil
 
-    from demo.stack import AirflowStack, wait_until
+    from harness.airflow import AirflowStack
+    from harness.processes import wait_until
 
     dag_id = "bench_triggerer_waits"
     dags = tmp / "dags"
@@ -504,9 +503,7 @@ def run_in_triggerer(work: Work, n: int, args: argparse.Namespace, tmp: Path) ->
         stack.wait_parsed([dag_id])
         # The `airflow triggerer` that standalone started: the oldest process naming it (its trigger
         # runner subprocess is in its tree).
-        children = psutil.Process(stack.process.pid).children(recursive=True)
-        named = [p for p in children if "triggerer" in " ".join(p.cmdline())]
-        triggerer = min(named, key=lambda p: p.create_time())
+        triggerer = psutil.Process(stack.triggerer_pid())
 
         def measure(seconds: float) -> tuple[float, int, int]:
             """CPU % of the triggerer's processes over the window, their RSS and Milvus connections."""
@@ -699,7 +696,7 @@ def main() -> None:
 
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-airflow-"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    from airflow_provider_milvus.embedded import EmbeddedMilvus
+    from harness.milvus import EmbeddedMilvus
 
     server = None
     with tempfile.TemporaryDirectory(prefix="bench-milvus-") as tmp:

@@ -13,8 +13,9 @@ import signal
 import time
 from pathlib import Path
 
-from airflow_provider_milvus.embedded import EmbeddedMilvus, port_open
-from demo.stack import AirflowStack
+from harness.airflow import AirflowStack
+from harness.milvus import EmbeddedMilvus
+from harness.processes import port_open
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".demo"

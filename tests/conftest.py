@@ -29,7 +29,7 @@ os.environ.update(
 
 import pytest  # noqa: E402
 
-from airflow_provider_milvus.embedded import EmbeddedMilvus  # noqa: E402
+from harness.milvus import EmbeddedMilvus  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,9 @@ import pendulum
 import pytest
 
 from airflow_provider_milvus.hooks.milvus import MilvusHook
-from demo.stack import AirflowStack, trigger_log_times, wait_until
+from harness.airflow import AirflowStack, trigger_log_times
+from harness.milvus import tso
+from harness.processes import wait_until
 from tests.integration.helpers import make_collection, row_count, vectors, write_json, write_parquet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,11 +36,6 @@ E2E_DAGS = [
 SECRET_PASSWORD = "pw-7f3a9c1e-never-logged"
 SECRET_TOKEN = "tok-51d2b8e4-never-logged"
 RUN_TIMEOUT = 180
-
-
-def tso(seconds_from_now: float) -> int:
-    """A Milvus hybrid timestamp: physical milliseconds shifted past 18 logical bits."""
-    return int((time.time() + seconds_from_now) * 1000) << 18
 
 
 def trigger_logs(stack: AirflowStack, dag_id: str, run_id: str) -> list[Path]:
@@ -114,7 +111,7 @@ def test_sensor_really_waits_in_the_triggerer(stack, milvus_client):
     segments = MilvusHook().flush(collection)["collections"][collection]["segment_ids"]
     # Flushed only once a checkpoint passes a moment after now, which takes another flush: the
     # sensor has to defer, and its trigger sees it flushed once the test flushes again.
-    conf = {"collection": collection, "segment_ids": segments, "flush_ts": tso(1)}
+    conf = {"collection": collection, "segment_ids": segments, "flush_ts": tso(time.time() + 1)}
     state, tasks = run(
         stack,
         "e2e_flush_wait",
@@ -237,7 +234,7 @@ def test_triggerer_killed_mid_wait_resumes_and_keeps_the_original_deadline(stack
             "e2e_flush_deadline", {"collection": never, "segment_ids": never_segments, "flush_ts": 2**62}
         ),
         "e2e_flush_wait": stack.trigger(
-            "e2e_flush_wait", {"collection": flushed, "segment_ids": segments, "flush_ts": tso(1)}
+            "e2e_flush_wait", {"collection": flushed, "segment_ids": segments, "flush_ts": tso(time.time() + 1)}
         ),
         "e2e_bulk_insert": stack.trigger(
             "e2e_bulk_insert", {"collection": imported, "files": [write_json(import_dir, vectors(700))]}

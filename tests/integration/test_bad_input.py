@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from airflow_provider_milvus.embedded import free_port
 from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator, MilvusFlushOperator
 from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor, MilvusImportStateSensor
 from airflow_provider_milvus.triggers.milvus import MilvusFlushStateTrigger, MilvusImportStateTrigger
 from airflow_provider_milvus.wait import deadline_after
+from harness.processes import free_port
 
 from .helpers import make_collection, unique
 

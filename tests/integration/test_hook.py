@@ -22,7 +22,7 @@ def test_test_connection_succeeds_with_server_version(milvus_uri):
 
 
 def test_test_connection_fails_clearly_on_closed_port(monkeypatch):
-    from airflow_provider_milvus.embedded import free_port
+    from harness.processes import free_port
 
     port = free_port()
     monkeypatch.setenv("AIRFLOW_CONN_MILVUS_DEFAULT", f"milvus://127.0.0.1:{port}")

@@ -12,10 +12,11 @@ import time
 import pytest
 from structlog.testing import capture_logs
 
-from airflow_provider_milvus.embedded import EmbeddedMilvus
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.triggers.milvus import MilvusFlushStateTrigger, MilvusImportStateTrigger
 from airflow_provider_milvus.wait import deadline_after
+from harness.milvus import EmbeddedMilvus
+from harness.processes import wait_until
 
 from .helpers import make_collection, vectors, write_json
 
@@ -28,14 +29,6 @@ def own_server(tmp_path_factory):
         yield server
 
 
-def until(what: str, check, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.5)
-
-
 @pytest.mark.timeout(600)
 def test_waits_ride_out_a_milvus_restart_and_a_passed_deadline_times_out(own_server, monkeypatch):
     from pymilvus import MilvusClient
@@ -46,11 +39,13 @@ def test_waits_ride_out_a_milvus_restart_and_a_passed_deadline_times_out(own_ser
     name = make_collection(client, rows=200)
     client.close()
     flushed = hook.flush(name)["collections"][name]
-    until("flush persisted", lambda: hook.get_flush_state(flushed["segment_ids"], name, flushed["flush_ts"]))
+    wait_until(
+        "flush persisted", lambda: hook.get_flush_state(flushed["segment_ids"], name, flushed["flush_ts"]), 120, 0.5
+    )
     import_dir = own_server.data_dir / "imports"
     import_dir.mkdir(exist_ok=True)
     task_id = hook.bulk_insert(name, [write_json(import_dir, vectors(100, start=10_000))])
-    until("import completed", lambda: hook.get_import_state(task_id)["state"] == "ImportCompleted")
+    wait_until("import completed", lambda: hook.get_import_state(task_id)["state"] == "ImportCompleted", 120, 0.5)
     hook.close()
 
     # Their first polls come after one interval: by then the server is down.

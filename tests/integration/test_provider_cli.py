@@ -28,7 +28,7 @@ def test_connections_test_against_real_server_and_closed_port(milvus_uri):
     """`airflow connections test` with the connection in an environment variable."""
     import os
 
-    from airflow_provider_milvus.embedded import free_port
+    from harness.processes import free_port
 
     def connections_test(uri: str) -> str:
         env = {**os.environ, "AIRFLOW__CORE__TEST_CONNECTION": "Enabled", "AIRFLOW_CONN_MILVUS_DEFAULT": uri}

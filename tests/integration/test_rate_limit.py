@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from structlog.testing import capture_logs
 
-from airflow_provider_milvus.embedded import EmbeddedMilvus
 from airflow_provider_milvus.exceptions import MilvusError
 from airflow_provider_milvus.hooks.milvus import MilvusHook
+from harness.milvus import EmbeddedMilvus
 from tests.dags import flush_dags  # noqa: F401  (registers the DAGs)
 
 from .helpers import dag, make_collection, run_dag, task_states, xcom

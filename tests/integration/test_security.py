@@ -13,11 +13,11 @@ import json
 import pytest
 from structlog.testing import capture_logs
 
-from airflow_provider_milvus.embedded import EmbeddedMilvus
 from airflow_provider_milvus.exceptions import MilvusAuthenticationError, MilvusError
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.triggers.milvus import MilvusFlushStateTrigger
 from airflow_provider_milvus.wait import deadline_after
+from harness.milvus import EmbeddedMilvus
 
 from .certs import Certificates, make_certificates
 

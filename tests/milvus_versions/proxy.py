@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import grpc
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, milvus_pb2_grpc, schema_pb2
 
-from airflow_provider_milvus.embedded import free_port
+from harness.processes import free_port
 
 OK = common_pb2.Status(code=0, error_code=common_pb2.ErrorCode.Success)
 FLUSH_RATE_LIMITED = common_pb2.Status(

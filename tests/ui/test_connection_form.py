@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-from airflow_provider_milvus.embedded import free_port
 from airflow_provider_milvus.get_provider_info import get_provider_info
+from harness.processes import free_port
 
 CONN_FIELDS = get_provider_info()["connection-types"][0]["conn-fields"]
 SCREENSHOTS = ("milvus-connection-form.png", "milvus-connection-form-extra.png")

@@ -1,4 +1,4 @@
-"""A real Milvus standalone server on this machine, for tests and the demo.
+"""A real Milvus standalone server on this machine, for the tests, the demo and the benchmarks.
 
 Runs the server shipped by the ``milvus`` PyPI package (Linux x86_64; install the provider's
 ``test`` extra) on a free loopback port with its data in a directory of your choosing.
@@ -7,10 +7,7 @@ Runs the server shipped by the ``milvus`` PyPI package (Linux x86_64; install th
 from __future__ import annotations
 
 import os
-import random
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,54 +16,10 @@ from pathlib import Path
 import grpc
 from pymilvus.grpc_gen import milvus_pb2, milvus_pb2_grpc
 
+from harness.processes import bindable, free_port, port_open, stop_group
+
 # The standalone server's components, each registering the address the others dial it on.
 _COMPONENTS = ("ROOTCOORD", "PROXY", "QUERYCOORD", "QUERYNODE", "INDEXCOORD", "INDEXNODE", "DATACOORD", "DATANODE")
-
-
-# Ports the milvus package starts its search for each internal port from; left alone.
-_MILVUS_DEFAULT_PORTS = frozenset({2379, 2380, 13333, 19529, 19530, 19531, 21121, 21122, 21123, 21124, 22930})
-
-
-def _ephemeral_range() -> tuple[int, int]:
-    try:
-        low, high = (int(v) for v in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    except (OSError, ValueError):
-        low, high = 32768, 60999
-    return low, high
-
-
-def free_port() -> int:
-    """A port free on every interface, below the kernel's ephemeral range.
-
-    A server is told its port some seconds before it binds it; a port from the ephemeral range can
-    be taken meanwhile by any outgoing connection's local end. Below that range only listeners
-    compete.
-    """
-    low, _ = _ephemeral_range()
-    if low > 12000:
-        for _ in range(200):
-            port = random.randint(10000, low - 1)
-            if port not in _MILVUS_DEFAULT_PORTS and bindable(port, "0.0.0.0") and bindable(port):
-                return port
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def bindable(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a listening socket could bind the port without SO_REUSEADDR (as the milvus package does)."""
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
 
 
 class EmbeddedMilvus:
@@ -255,30 +208,9 @@ class EmbeddedMilvus:
             return reply.isHealthy or reply.status.code in (1800, 1400)
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self.process is None:
-            return
-        pgid = self.process.pid  # the group leader, by start_new_session
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
-            if self._group_gone(pgid, wait):
-                break
-        self.process.wait(timeout=10)
-        self.process = None
-
-    def _group_gone(self, pgid: int, wait: float) -> bool:
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            self.process.poll()  # reap the leader so the group can empty
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                return True
-            time.sleep(0.2)
-        return False
+        if self.process is not None:
+            stop_group(self.process, timeout)
+            self.process = None
 
     def log_tail(self, lines: int = 20) -> str:
         tails = []
@@ -299,3 +231,8 @@ class EmbeddedMilvus:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def tso(unix_seconds: float) -> int:
+    """A Milvus hybrid timestamp: physical milliseconds shifted past 18 logical bits."""
+    return int(unix_seconds * 1000) << 18

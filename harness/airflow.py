@@ -1,6 +1,6 @@
-"""A real Airflow on this machine (``airflow standalone``: scheduler, dag-processor, triggerer,
-api-server, SQLite, LocalExecutor), started and stopped by process group. Used by the demo and the
-end-to-end tests.
+"""A real Airflow on this machine, started and stopped by process group: ``airflow standalone``
+(scheduler, dag-processor, triggerer, api-server, SQLite, LocalExecutor) for the demo, the
+end-to-end tests and the benchmark, and a lone ``airflow api-server`` for the browser tests.
 """
 
 from __future__ import annotations
@@ -10,28 +10,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 import urllib.request
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_milvus.embedded import free_port, port_open
-
-AIRFLOW = str(Path(sys.executable).parent / "airflow")
-
-
-def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+from harness.processes import AIRFLOW, cmdline, descendants, free_port, port_open, stop_group, wait_until
 
 
 @dataclass
@@ -122,27 +107,20 @@ class AirflowStack:
             (health.get(part) or {}).get("status") == "healthy" for part in ("metadatabase", "scheduler", "triggerer")
         )
 
+    def triggerer_pid(self) -> int:
+        """The ``airflow triggerer`` process that ``airflow standalone`` started."""
+        assert self.process is not None
+        named = [pid for pid in descendants(self.process.pid) if b"triggerer" in cmdline(pid)]
+        if not named:
+            raise RuntimeError("no triggerer process under airflow standalone")
+        # Its trigger runner names the triggerer too: the triggerer is the one the others are under.
+        return next(pid for pid in named if not any(pid in descendants(other) for other in named if other != pid))
+
     def kill_triggerer(self) -> list[int]:
         """SIGKILL the triggerer ``airflow standalone`` runs, and its trigger runner: a crash, with
         no chance to clean up or to end its job. Returns the pids killed."""
-        assert self.process is not None
-        parents = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(stat.parent.name)] = int(fields[1])
-        children = {pid for pid, parent in parents.items() if parent == self.process.pid}
-        triggerer = [pid for pid in children if b"triggerer" in _cmdline(pid)]
-        if not triggerer:
-            raise RuntimeError("no triggerer process under airflow standalone")
-        doomed = set(triggerer)
-        while True:  # and everything below it
-            below = {pid for pid, parent in parents.items() if parent in doomed} - doomed
-            if not below:
-                break
-            doomed |= below
+        triggerer = self.triggerer_pid()
+        doomed = {triggerer, *descendants(triggerer)}
         for pid in doomed:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -167,7 +145,7 @@ class AirflowStack:
         pids = [
             int(p.parent.name)
             for p in Path("/proc").glob("[0-9]*/cmdline")
-            if _cmdline(int(p.parent.name)).startswith(title)
+            if cmdline(int(p.parent.name)).startswith(title)
         ]
         if len(pids) != 1:
             raise RuntimeError(f"expected one process for {title.decode()!r}, found {pids}")
@@ -190,10 +168,10 @@ class AirflowStack:
 
     def stop(self, timeout: float = 30) -> None:
         for process in self.extra_triggerers:
-            _stop_group(process, timeout)
+            stop_group(process, timeout)
         self.extra_triggerers = []
         if self.process is not None:
-            _stop_group(self.process, timeout)
+            stop_group(self.process, timeout)
             self.process = None
 
     def cli(self, *args: str, timeout: float = 120) -> str:
@@ -246,34 +224,6 @@ class AirflowStack:
         return results
 
 
-def _stop_group(process: subprocess.Popen, timeout: float) -> None:
-    """SIGTERM the process group the process leads, SIGKILL it if it lingers."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            process.poll()
-            try:
-                os.killpg(process.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.2)
-        else:
-            continue
-        break
-    process.wait(timeout=10)
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
 def _json_line(out: str) -> Any:
     """The CLI may log before its JSON output: the JSON is the line that starts with [ or {."""
     for line in out.splitlines():
@@ -322,3 +272,69 @@ def _trigger_seconds(trigger_logs: list[Path]) -> float | None:
         if "started" in times and "fired" in times:
             total += (times["fired"] - times["started"]).total_seconds()
     return total
+
+
+class ApiServer:
+    """``airflow api-server`` in its own Airflow home and process group, with the Test button enabled
+    and every visitor an admin (the connection form is under test, not the login page)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = home / "api-server.log"
+        self.env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+        }
+        self.env.pop("AIRFLOW_CONN_MILVUS_DEFAULT", None)
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 120) -> ApiServer:
+        self.cli("db", "migrate")
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                start_new_session=True,
+            )
+        try:
+            wait_until("airflow api-server", self._healthy, timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _healthy(self) -> bool:
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"airflow api-server exited:\n{self.log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=2):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_group(self.process, 20)
+            self.process = None
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run([AIRFLOW, *args], capture_output=True, text=True, timeout=300, env=self.env)
+        if done.returncode:
+            raise RuntimeError(f"airflow {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def get(self, path: str) -> dict:
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as reply:
+            return json.load(reply)

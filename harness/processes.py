@@ -1,0 +1,121 @@
+"""Processes and ports: the one way this harness waits for something, stops a process group,
+finds processes, and picks free ports."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# The `airflow` of this interpreter's environment (the project's virtualenv).
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+
+# Ports the milvus package starts its search for each internal port from; never handed out.
+_MILVUS_DEFAULT_PORTS = frozenset({2379, 2380, 13333, 19529, 19530, 19531, 21121, 21122, 21123, 21124, 22930})
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 1.0) -> Any:
+    """Call ``check`` until it returns something true, and return that; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    """SIGTERM the process group ``process`` leads (started with ``start_new_session``), SIGKILL it
+    if it lingers, and reap the leader."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            process.poll()  # reap the leader so the group can empty
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            continue
+        break
+    process.wait(timeout=10)
+
+
+def cmdline(pid: int) -> bytes:
+    """A process's command line (NUL-separated), or nothing if it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid``, from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    below: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - below
+        below |= frontier
+    return below
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(v) for v in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return low, high
+
+
+def free_port() -> int:
+    """A port free on every interface, below the kernel's ephemeral range.
+
+    A server is told its port some seconds before it binds it; a port from the ephemeral range can
+    be taken meanwhile by any outgoing connection's local end. Below that range only listeners
+    compete.
+    """
+    low, _ = _ephemeral_range()
+    if low > 12000:
+        for _ in range(200):
+            port = random.randint(10000, low - 1)
+            if port not in _MILVUS_DEFAULT_PORTS and bindable(port, "0.0.0.0") and bindable(port):
+                return port
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bindable(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a listening socket could bind the port without SO_REUSEADDR (as the milvus package does)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
