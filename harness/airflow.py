@@ -16,7 +16,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.processes import AIRFLOW, cmdline, descendants, free_port, port_open, stop_group, wait_until
+from harness.processes import (
+    AIRFLOW,
+    cmdline,
+    descendants,
+    free_port,
+    port_open,
+    start_group,
+    stop_group,
+    wait_until,
+)
+
+
+def api_health(url: str) -> dict[str, Any] | None:
+    """The Airflow API's health report, or None while it does not answer."""
+    try:
+        with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as reply:
+            return json.load(reply)
+    except (OSError, ValueError):
+        return None
+
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -64,6 +85,8 @@ class AirflowStack:
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
             # `airflow standalone` starts its components as `airflow ...` from PATH.
             "PATH": f"{Path(AIRFLOW).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            # The test DAGs import the harness (harness.dags).
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])),
         }
 
     @property
@@ -79,15 +102,7 @@ class AirflowStack:
         if busy:
             raise RuntimeError(f"Cannot start Airflow: port(s) {', '.join(busy)} on 127.0.0.1 already in use")
         self.home.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [AIRFLOW, "standalone"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.env,
-                start_new_session=True,  # its own group: stop() ends every component it started
-            )
+        self.process = start_group([AIRFLOW, "standalone"], self.log_path, self.env)
         try:
             wait_until("the Airflow API", self._healthy, timeout)
         except BaseException:
@@ -98,12 +113,8 @@ class AirflowStack:
     def _healthy(self) -> bool:
         if self.process is None or self.process.poll() is not None:
             raise RuntimeError(f"airflow standalone exited; see {self.log_path}")
-        try:
-            with urllib.request.urlopen(f"{self.ui_url}/api/v2/monitor/health", timeout=2) as reply:
-                health = json.load(reply)
-        except (OSError, ValueError):
-            return False
-        return all(
+        health = api_health(self.ui_url)
+        return health is not None and all(
             (health.get(part) or {}).get("status") == "healthy" for part in ("metadatabase", "scheduler", "triggerer")
         )
 
@@ -154,17 +165,7 @@ class AirflowStack:
 
     def start_triggerer(self) -> None:
         """Start another ``airflow triggerer`` (after kill_triggerer, say); stop() stops it too."""
-        with open(self.home / "triggerer.log", "ab") as log:
-            self.extra_triggerers.append(
-                subprocess.Popen(
-                    [AIRFLOW, "triggerer"],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=self.env,
-                    start_new_session=True,
-                )
-            )
+        self.extra_triggerers.append(start_group([AIRFLOW, "triggerer"], self.home / "triggerer.log", self.env))
 
     def stop(self, timeout: float = 30) -> None:
         for process in self.extra_triggerers:
@@ -299,15 +300,9 @@ class ApiServer:
 
     def start(self, timeout: float = 120) -> ApiServer:
         self.cli("db", "migrate")
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.env,
-                start_new_session=True,
-            )
+        self.process = start_group(
+            [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(self.port)], self.log_path, self.env
+        )
         try:
             wait_until("airflow api-server", self._healthy, timeout)
         except BaseException:
@@ -318,11 +313,7 @@ class ApiServer:
     def _healthy(self) -> bool:
         if self.process is None or self.process.poll() is not None:
             raise RuntimeError(f"airflow api-server exited:\n{self.log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=2):
-                return True
-        except OSError:
-            return False
+        return api_health(self.url) is not None
 
     def stop(self) -> None:
         if self.process is not None:

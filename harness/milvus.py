@@ -16,7 +16,7 @@ from pathlib import Path
 import grpc
 from pymilvus.grpc_gen import milvus_pb2, milvus_pb2_grpc
 
-from harness.processes import bindable, free_port, port_open, stop_group
+from harness.processes import bindable, free_port, port_open, start_group, stop_group
 
 # The standalone server's components, each registering the address the others dial it on.
 _COMPONENTS = ("ROOTCOORD", "PROXY", "QUERYCOORD", "QUERYNODE", "INDEXCOORD", "INDEXNODE", "DATACOORD", "DATANODE")
@@ -136,27 +136,23 @@ class EmbeddedMilvus:
                     f"is a Milvus server already running on {self.data_dir}?"
                 )
         self._wait_bindable([self.port, *self._config_ports()])
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    *self._executable(),
-                    "--data",
-                    str(self.data_dir),
-                    "--proxy-port",
-                    str(self.port),
-                    "--etcd-port",
-                    str(etcd_client),
-                    "--root-coord-port",
-                    str(self._root_coord_port()),
-                    *self.server_args,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, **self._server_env()},
-                # Its own process group: the wrapper starts a `milvus` child that must stop with it.
-                start_new_session=True,
-            )
+        # Its own process group: the wrapper starts a `milvus` child that must stop with it.
+        self.process = start_group(
+            [
+                *self._executable(),
+                "--data",
+                str(self.data_dir),
+                "--proxy-port",
+                str(self.port),
+                "--etcd-port",
+                str(etcd_client),
+                "--root-coord-port",
+                str(self._root_coord_port()),
+                *self.server_args,
+            ],
+            self.log_path,
+            {**os.environ, **self._server_env()},
+        )
         try:
             self._wait_ready()
         except BaseException:

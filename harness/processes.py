@@ -32,6 +32,15 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: fl
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def start_group(args: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen:
+    """Start a command in a process group of its own (so that :func:`stop_group` ends everything it
+    starts), its output appended to ``log_path``."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+        )
+
+
 def stop_group(process: subprocess.Popen, timeout: float = 15.0) -> None:
     """SIGTERM the process group ``process`` leads (started with ``start_new_session``), SIGKILL it
     if it lingers, and reap the leader."""

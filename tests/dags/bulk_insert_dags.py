@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import DAG
 
 from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator, MilvusFlushOperator
 from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor, MilvusImportStateSensor
+from harness.dags import manual_dag
 
-START = pendulum.datetime(2025, 1, 1, tz="UTC")
 DAGS: dict[str, DAG] = {}
 
 for deferrable in (False, True):
-    with DAG(
-        f"bulk_insert_and_wait_{'deferred' if deferrable else 'in_worker'}",
-        schedule=None,
-        start_date=START,
-        params={"collection": "c", "files": ["f.json"]},
-        render_template_as_native_obj=True,
+    with manual_dag(
+        f"bulk_insert_and_wait_{'deferred' if deferrable else 'in_worker'}", {"collection": "c", "files": ["f.json"]}
     ) as dag:
         MilvusBulkInsertOperator(
             task_id="bulk_insert",
@@ -31,13 +26,7 @@ for deferrable in (False, True):
     DAGS[dag.dag_id] = dag
 
 for mode in ("poke", "deferrable"):
-    with DAG(
-        f"bulk_insert_then_sensor_{mode}",
-        schedule=None,
-        start_date=START,
-        params={"collection": "c", "files": ["f.json"]},
-        render_template_as_native_obj=True,
-    ) as dag:
+    with manual_dag(f"bulk_insert_then_sensor_{mode}", {"collection": "c", "files": ["f.json"]}) as dag:
         bulk_insert = MilvusBulkInsertOperator(
             task_id="bulk_insert", collection_name="{{ params.collection }}", files="{{ params.files }}"
         )
@@ -53,13 +42,7 @@ for mode in ("poke", "deferrable"):
 # The bulk-load pattern wired through segment IDs: right after an import the flush seals no new
 # segment (imported segments are born flushed), so the sensor gets an empty list, the collection
 # and the flush timestamp, and must ask Milvus rather than refuse.
-with DAG(
-    "bulk_insert_then_flush_sensor_by_segment_ids",
-    schedule=None,
-    start_date=START,
-    params={"collection": "c", "files": ["f.json"]},
-    render_template_as_native_obj=True,
-) as dag:
+with manual_dag("bulk_insert_then_flush_sensor_by_segment_ids", {"collection": "c", "files": ["f.json"]}) as dag:
     imported = MilvusBulkInsertOperator(
         task_id="bulk_insert",
         collection_name="{{ params.collection }}",

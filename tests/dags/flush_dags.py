@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import DAG
 
 from airflow_provider_milvus.operators.milvus import MilvusFlushOperator
 from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor
+from harness.dags import manual_dag
 
-START = pendulum.datetime(2025, 1, 1, tz="UTC")
 DAGS: dict[str, DAG] = {}
 
 for deferrable in (False, True):
-    with DAG(
-        f"flush_and_wait_{'deferred' if deferrable else 'in_worker'}",
-        schedule=None,
-        start_date=START,
-        params={"collections": ["c"], "db_name": ""},
-        render_template_as_native_obj=True,
+    with manual_dag(
+        f"flush_and_wait_{'deferred' if deferrable else 'in_worker'}", {"collections": ["c"], "db_name": ""}
     ) as dag:
         MilvusFlushOperator(
             task_id="flush",
@@ -31,7 +26,7 @@ for deferrable in (False, True):
     DAGS[dag.dag_id] = dag
 
 for mode in ("poke", "reschedule", "deferrable"):
-    with DAG(f"flush_then_sensor_{mode}", schedule=None, start_date=START, params={"collection": "c"}) as dag:
+    with manual_dag(f"flush_then_sensor_{mode}", {"collection": "c"}, native=False) as dag:
         flush = MilvusFlushOperator(task_id="flush", collection_names="{{ params.collection }}")
         MilvusFlushStateSensor(
             task_id="wait",
@@ -44,11 +39,10 @@ for mode in ("poke", "reschedule", "deferrable"):
     DAGS[dag.dag_id] = dag
 
 for soft_fail in (False, True):
-    with DAG(
+    with manual_dag(
         f"flush_sensor_deadline{'_soft_fail' if soft_fail else ''}",
-        schedule=None,
-        start_date=START,
-        params={"collection": "c", "segment_ids": [1], "flush_ts": 1},
+        {"collection": "c", "segment_ids": [1], "flush_ts": 1},
+        native=False,
     ) as dag:
         # Templates render lists as text ("[1, 2]"); the sensor reads them back as lists.
         MilvusFlushStateSensor(

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
-from airflow.sdk import DAG
-
 from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator, MilvusFlushOperator
 from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor
+from harness.dags import manual_dag
 
-START = pendulum.datetime(2025, 1, 1, tz="UTC")
-
-with DAG(
-    "e2e_bulk_insert",
-    schedule=None,
-    start_date=START,
-    params={"collection": "c", "files": ["f.json"]},
-    render_template_as_native_obj=True,
-):
+with manual_dag("e2e_bulk_insert", {"collection": "c", "files": ["f.json"]}):
     MilvusBulkInsertOperator(
         task_id="bulk_insert",
         collection_name="{{ params.collection }}",
@@ -31,13 +21,7 @@ with DAG(
 
 # Waits in the worker, whose process the test kills mid-wait: the retry must find the import the
 # first try started (through the task state store) instead of starting a second one.
-with DAG(
-    "e2e_bulk_insert_retry",
-    schedule=None,
-    start_date=START,
-    params={"collection": "c", "files": ["f.json"]},
-    render_template_as_native_obj=True,
-):
+with manual_dag("e2e_bulk_insert_retry", {"collection": "c", "files": ["f.json"]}):
     MilvusBulkInsertOperator(
         task_id="bulk_insert",
         collection_name="{{ params.collection }}",
@@ -58,13 +42,7 @@ for dag_id, poke_interval, timeout, soft_fail in (
     ("e2e_flush_timeout_soft_fail", 5, 20, True),
     ("e2e_flush_deadline", 5, 60, False),  # outlives a triggerer crash
 ):
-    with DAG(
-        dag_id,
-        schedule=None,
-        start_date=START,
-        params={"collection": "c", "segment_ids": [1], "flush_ts": 1},
-        render_template_as_native_obj=True,
-    ):
+    with manual_dag(dag_id, {"collection": "c", "segment_ids": [1], "flush_ts": 1}):
         MilvusFlushStateSensor(
             task_id="wait",
             segment_ids="{{ params.segment_ids }}",
@@ -78,13 +56,7 @@ for dag_id, poke_interval, timeout, soft_fail in (
 
 # Credentials on both paths, worker and triggerer: a password (milvus_password) on the import and
 # its trigger, a token (milvus_token) on the flush and its sensor's trigger.
-with DAG(
-    "e2e_secrets",
-    schedule=None,
-    start_date=START,
-    params={"collection": "c", "files": ["f.json"]},
-    render_template_as_native_obj=True,
-):
+with manual_dag("e2e_secrets", {"collection": "c", "files": ["f.json"]}):
     imported = MilvusBulkInsertOperator(
         task_id="bulk_insert",
         milvus_conn_id="milvus_password",
