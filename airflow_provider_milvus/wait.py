@@ -62,13 +62,16 @@ class WaitTarget(ABC):
         """Names the thing waited on, for messages (``flush of collection 'x'``)."""
 
     @abstractmethod
-    def poll(self, hook: MilvusHook) -> Any: ...
+    def poll(self, hook: MilvusHook) -> Any:
+        """Ask Milvus, blocking; returns its answer."""
 
     @abstractmethod
-    async def apoll(self, hook: MilvusHook) -> Any: ...
+    async def apoll(self, hook: MilvusHook) -> Any:
+        """Ask Milvus on the running event loop; returns its answer."""
 
     @abstractmethod
-    def check(self, answer: Any) -> Check: ...
+    def check(self, answer: Any) -> Check:
+        """Classify an answer: done (with the result), failed (with why), or still waiting."""
 
     def retryable(self, err: MilvusError) -> bool:
         """Whether to ask again after this error (within the deadline)."""

@@ -231,6 +231,7 @@ class MilvusHook(BaseHook):
 
     @cached_property
     def client(self) -> MilvusClient:
+        """A ``pymilvus.MilvusClient`` for the connection (created on first use)."""
         from pymilvus import MilvusClient
 
         settings = self.settings
@@ -248,6 +249,7 @@ class MilvusHook(BaseHook):
         return self.client
 
     def close(self) -> None:
+        """Close the hook's blocking channel and its client, if open (async channels are shared)."""
         if self._channel is not None:
             self._channel.close()
             self._channel = self._stub = None
@@ -300,6 +302,7 @@ class MilvusHook(BaseHook):
     # --- Milvus operations ----------------------------------------------------------------------
 
     def get_server_version(self, timeout: float | None = 10) -> str:
+        """Milvus's version string, e.g. ``v2.5.4``."""
         return self._call("GetVersion", milvus_pb2.GetVersionRequest(), timeout).version
 
     def flush(
@@ -341,6 +344,7 @@ class MilvusHook(BaseHook):
         db_name: str | None = None,
         timeout: float | None = None,
     ) -> bool:
+        """:meth:`get_flush_state` on the running event loop, over the channel shared per loop."""
         db = db_name or (await self.asettings()).db_name
         request = _flush_state_request(**validate_flush_target(segment_ids, collection_name, flush_ts), db_name=db)
         return bool((await self._acall("GetFlushState", request, timeout, db)).flushed)
@@ -377,6 +381,7 @@ class MilvusHook(BaseHook):
         return import_state_dict(self._call("GetImportState", request, timeout), task_id)
 
     async def aget_import_state(self, import_task_id: int, timeout: float | None = None) -> ImportState:
+        """:meth:`get_import_state` on the running event loop, over the channel shared per loop."""
         task_id = validate_import_task_id(import_task_id)
         request = milvus_pb2.GetImportStateRequest(task=task_id)
         return import_state_dict(await self._acall("GetImportState", request, timeout), task_id)
@@ -388,6 +393,8 @@ class MilvusHook(BaseHook):
         db_name: str | None = None,
         timeout: float | None = None,
     ) -> list[ImportState]:
+        """The import tasks Milvus keeps, of one collection or all. Milvus 2.4+ reports them with
+        ``id=0`` and without their files (see docs/milvus-versions.md)."""
         db = self._db(db_name)
         request = milvus_pb2.ListImportTasksRequest(collection_name=collection_name or "", limit=limit, db_name=db)
         return [import_state_dict(task) for task in self._call("ListImportTasks", request, timeout, db).tasks]

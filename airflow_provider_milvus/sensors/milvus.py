@@ -123,6 +123,9 @@ class MilvusFlushStateSensor(MilvusWaitSensor):
     :param flush_ts: Flush timestamp from the Flush RPC (templated).
     :param db_name: Database; None uses the connection's (templated).
     :param flush_result: The flush operator's return value (templated).
+
+    And those of every Milvus sensor: ``milvus_conn_id``, ``rpc_timeout``, ``deferrable`` (see
+    :class:`MilvusWaitSensor`), and Airflow's ``poke_interval``, ``timeout``, ``mode``, ``soft_fail``.
     """
 
     template_fields: Sequence[str] = ("segment_ids", "collection_name", "flush_ts", "db_name", "flush_result")
@@ -180,6 +183,9 @@ class MilvusImportStateSensor(MilvusWaitSensor):
     ImportFailedAndCleaned. Returns the final import state dict as its XCom.
 
     :param import_task_id: The import task ID (templated), e.g. ``bulk_insert.output``.
+
+    And those of every Milvus sensor: ``milvus_conn_id``, ``rpc_timeout``, ``deferrable`` (see
+    :class:`MilvusWaitSensor`), and Airflow's ``poke_interval``, ``timeout``, ``mode``, ``soft_fail``.
     """
 
     template_fields: Sequence[str] = ("import_task_id",)

@@ -85,6 +85,7 @@ class MilvusConnectionSettings:
 
     @classmethod
     def from_connection(cls, conn: Connection) -> MilvusConnectionSettings:
+        """Parse and check an Airflow connection; a bad field raises MilvusConfigError naming it."""
         conn_id = conn.conn_id
         where = f"Milvus connection {conn_id!r}"
         # Older forms saved extras with an "extra__milvus__" prefix; accept both spellings.
@@ -176,6 +177,7 @@ class MilvusConnectionSettings:
 
     @property
     def uri(self) -> str:
+        """``http(s)://host:port``, as pymilvus takes it."""
         return f"{'https' if self.secure else 'http'}://{self.address}"
 
     @property
