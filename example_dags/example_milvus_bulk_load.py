@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.providers.common.compat.sdk import Param, dag, task
 
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator, MilvusFlushOperator

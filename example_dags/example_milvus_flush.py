@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, Param
+from airflow.providers.common.compat.sdk import DAG, Param
 
 from airflow_provider_milvus.operators.milvus import MilvusFlushOperator
 

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
-from airflow.sdk import BaseHook
-from airflow.sdk.log import amask_secret, mask_secret
+from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, milvus_pb2_grpc
 
 from airflow_provider_milvus import DEFAULT_CONN_ID
@@ -24,7 +23,7 @@ from airflow_provider_milvus.types import FlushResult, ImportState
 from airflow_provider_milvus.utils.connection import (
     MilvusConnectionSettings,
     async_channels,
-    explaining_unparsable_env_connection,
+    check_env_connection,
 )
 from airflow_provider_milvus.validation import (
     validate_collection_names,
@@ -33,6 +32,14 @@ from airflow_provider_milvus.validation import (
     validate_import_options,
     validate_import_task_id,
 )
+
+try:  # Airflow 3.3+: masking from the triggerer's event loop goes through its supervisor, async.
+    from airflow.sdk.log import amask_secret
+except ImportError:  # older Airflow masks in-process, without blocking
+
+    async def amask_secret(secret: Any, name: str | None = None) -> None:  # type: ignore[misc]
+        mask_secret(secret, name)
+
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
@@ -202,8 +209,8 @@ class MilvusHook(BaseHook):
     def settings(self) -> MilvusConnectionSettings:
         """The connection's settings, parsed and checked once; their secrets masked in logs."""
         if self._settings is None:
-            with explaining_unparsable_env_connection(self.milvus_conn_id):
-                conn = self.get_connection(self.milvus_conn_id)
+            check_env_connection(self.milvus_conn_id)
+            conn = self.get_connection(self.milvus_conn_id)
             settings = MilvusConnectionSettings.from_connection(conn)
             for secret in settings.secrets:
                 mask_secret(secret)
@@ -215,8 +222,11 @@ class MilvusHook(BaseHook):
         credentials of the async channel; file reads stay off the event loop."""
         if not self._async_ready:
             if self._settings is None:
-                with explaining_unparsable_env_connection(self.milvus_conn_id):
+                check_env_connection(self.milvus_conn_id)
+                if hasattr(self, "aget_connection"):  # Airflow 3.1+: the triggerer's async API
                     conn = await self.aget_connection(self.milvus_conn_id)
+                else:
+                    conn = await asyncio.to_thread(self.get_connection, self.milvus_conn_id)
                 settings = await asyncio.to_thread(MilvusConnectionSettings.from_connection, conn)
                 for secret in settings.secrets:
                     await amask_secret(secret)

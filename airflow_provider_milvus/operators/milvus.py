@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow.sdk import BaseOperator
+from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_milvus.exceptions import MilvusError, MilvusWaitFailed
 from airflow_provider_milvus.hooks.milvus import MilvusHook
@@ -40,7 +40,7 @@ from airflow_provider_milvus.wait import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.providers.common.compat.sdk import Context
 
 FLUSH_RESULT_KEY = "flush_result"
 # Where a bulk insert keeps the import it started, in Airflow's task state store (Airflow 3.3+),

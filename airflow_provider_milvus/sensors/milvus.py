@@ -8,8 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import pendulum
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowSensorTimeout
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusWaitTimeout
 from airflow_provider_milvus.hooks.milvus import MilvusHook
@@ -30,7 +29,7 @@ from airflow_provider_milvus.validation import validate_flush_target, validate_i
 from airflow_provider_milvus.wait import FlushStateTarget, ImportStateTarget, WaitTarget, poll_once
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.providers.common.compat.sdk import Context
 
 
 class MilvusWaitSensor(MilvusHookMixin, BaseSensorOperator):

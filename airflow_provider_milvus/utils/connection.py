@@ -10,8 +10,6 @@ import base64
 import ipaddress
 import os
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +22,7 @@ from pymilvus.grpc_gen import milvus_pb2_grpc
 from airflow_provider_milvus.exceptions import MilvusConfigError
 
 if TYPE_CHECKING:
-    from airflow.sdk import Connection
+    from airflow.providers.common.compat.sdk import Connection
 
 DEFAULT_PORT = 19530
 _SCHEMES = ("http", "https", "tcp")
@@ -239,27 +237,21 @@ class MilvusConnectionSettings:
         )
 
 
-@contextmanager
-def explaining_unparsable_env_connection(conn_id: str) -> Iterator[None]:
-    """Around fetching a connection: Airflow reports an environment connection it cannot parse
-    as "not defined"; say why instead."""
-    from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowNotFoundException
+def check_env_connection(conn_id: str) -> None:
+    """Before fetching a connection: one in the environment that Airflow cannot parse would be
+    reported as "not defined" (or, on Airflow 2, looked up further in the metadata database); say
+    why instead, naming the variable."""
+    from airflow.providers.common.compat.sdk import Connection
 
-    try:
-        yield
-    except AirflowNotFoundException:
-        value = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
-        if not value:
-            raise
+    value = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    if value:
         try:
             if value.lstrip().startswith("{"):
                 Connection.from_json(value, conn_id=conn_id)
             else:
-                Connection.from_uri(value, conn_id=conn_id)
+                Connection(conn_id=conn_id, uri=value)  # type: ignore[call-arg]  # Airflow 2 and 3 both take uri=
         except ValueError as err:
             raise MilvusConfigError(f"Milvus connection {conn_id!r} (AIRFLOW_CONN_{conn_id.upper()}): {err}") from None
-        raise
 
 
 class AsyncChannels:

@@ -10,7 +10,7 @@ import ast
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import conf
+from airflow.providers.common.compat.sdk import conf
 
 from airflow_provider_milvus.exceptions import MilvusWaitFailed, MilvusWaitTimeout
 from airflow_provider_milvus.hooks.milvus import MilvusHook

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
 from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError
 from airflow_provider_milvus.hooks.milvus import MilvusHook

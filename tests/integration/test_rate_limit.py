@@ -7,12 +7,12 @@ each retry. Uses a server of its own, so the session's server stays unlimited.
 from __future__ import annotations
 
 import pytest
-from structlog.testing import capture_logs
 
 from airflow_provider_milvus.exceptions import MilvusError
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from harness.milvus import EmbeddedMilvus
 from tests.dags import flush_dags  # noqa: F401  (registers the DAGs)
+from tests.log_capture import log_messages
 
 from .helpers import dag, make_collection, run_dag, task_states, xcom
 
@@ -45,11 +45,11 @@ def test_rate_limited_flush_succeeds_after_logged_retries(airflow_db, rate_limit
         MilvusHook().flush(name)
     assert refused.value.transient
 
-    with capture_logs() as logs:
+    with log_messages() as logs:
         run = run_dag(dag("flush_and_wait_in_worker"), {"collections": [name], "db_name": ""})
     assert task_states(run) == {"flush": "success"}
     assert xcom(run, "flush")["flushed"] is True
-    retries = [entry["event"] for entry in logs if "Transient Milvus error" in entry["event"]]
-    assert retries, [entry["event"] for entry in logs]
+    retries = [message for message in logs if "Transient Milvus error" in message]
+    assert retries, logs
     assert "Milvus to accept the Flush of" in retries[0] and "(retry 1)" in retries[0]
     assert "rate limit exceeded" in retries[0]

@@ -11,7 +11,6 @@ import asyncio
 import pendulum
 import pytest
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
-from structlog.testing import capture_logs
 
 from airflow_provider_milvus.exceptions import MilvusWaitFailed
 from airflow_provider_milvus.hooks.milvus import MilvusHook, import_state_dict
@@ -19,6 +18,7 @@ from airflow_provider_milvus.operators.milvus import IMPORT_STORE_KEY, MilvusBul
 from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor
 from airflow_provider_milvus.triggers.milvus import MilvusFlushStateTrigger, MilvusImportStateTrigger
 from airflow_provider_milvus.wait import ImportStateTarget, Outcome
+from tests.log_capture import log_messages
 
 from .proxy import JobState, Milvus25Proxy, ProxyServer, failed, running_then_completed
 
@@ -204,11 +204,11 @@ def test_retry_after_a_failed_import_or_changed_input_imports_anew(proxy):
 def test_rate_limited_flush_is_sent_again_and_the_retry_logged(proxy):
     flush = MilvusFlushOperator(task_id="t", milvus_conn_id=CONN_ID, collection_names="docs", submit_timeout=60)
     flush.execute({"ti": RecordingTI()})
-    with capture_logs() as logs:
+    with log_messages() as logs:
         result = flush.execute({"ti": RecordingTI()})  # within 10 s of the first: rejected, then accepted
     assert result["collections"]["docs"]["flush_ts"] > 0
     assert len(proxy.sent("Flush")) >= 3
-    retries = [entry["event"] for entry in logs if "Transient Milvus error" in entry["event"]]
+    retries = [message for message in logs if "Transient Milvus error" in message]
     assert retries and "(retry 1)" in retries[0] and "rate limit exceeded" in retries[0]
 
 

@@ -57,7 +57,7 @@ def test_uri_host_port_wins_and_default_port(monkeypatch):
 
 
 def test_secrets_not_in_repr_and_masked_in_logs(monkeypatch):
-    from airflow.sdk._shared.secrets_masker import redact
+    from airflow.providers.common.compat.sdk import redact
 
     s = settings_from_env(monkeypatch, "milvus://user:s3cret-pw@h:1?token=t0ken-value")
     assert "s3cret-pw" not in repr(s) and "t0ken-value" not in repr(s)
