@@ -1,11 +1,14 @@
 # Two commands do everything on a fresh Linux x86_64 machine with Python 3.11:
 #   make demo   runs the example DAG against an embedded Milvus
-#   make test   runs the test suite (it starts its own Milvus)
+#   make test   runs the test matrix (noxfile.py; every session starts its own Milvus)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
+# nox and uv, which build the matrix's virtualenvs
+NOX_VENV ?= .nox-venv
+NOX := $(NOX_VENV)/bin/nox
 
-.PHONY: demo test lint venv browser bench
+.PHONY: demo test venv browser bench
 
 # The UI tests drive Debian's Chromium; Playwright never downloads a browser here.
 CHROMIUM ?= /usr/bin/chromium
@@ -19,6 +22,10 @@ $(BIN)/airflow: pyproject.toml
 
 venv: $(BIN)/airflow
 
+$(NOX):
+	$(PYTHON) -m venv $(NOX_VENV)
+	$(NOX_VENV)/bin/pip install --quiet "nox>=2024.10" "uv>=0.5"
+
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
@@ -31,8 +38,6 @@ bench: $(BIN)/airflow
 demo: $(BIN)/airflow
 	$(BIN)/python -m demo $(DEMO_ARGS)
 
-test: $(BIN)/airflow $(CHROMIUM)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
-	$(BIN)/pytest -v --durations=15
+# Every session of the matrix; `make test NOX_ARGS="-s full"` runs one (`$(NOX) -l` lists them).
+test: $(NOX) $(CHROMIUM)
+	$(NOX) $(NOX_ARGS)

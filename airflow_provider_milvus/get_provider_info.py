@@ -16,6 +16,74 @@ def _field(label: str, description: str, schema: dict[str, Any], examples: list[
     return {"label": label, "description": description, "schema": schema}
 
 
+# The connection form's extra fields, declared once: Airflow 3.2+ reads them from the provider info
+# ("conn-fields"); older Airflow UIs get the same fields from MilvusHook.get_connection_form_widgets.
+CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "token": _field(
+        "Token",
+        "Zilliz Cloud API key, or 'user:password'. Used instead of User/Password when set.",
+        {"type": ["string", "null"], "format": "password"},
+    ),
+    "db_name": _field(
+        "Database",
+        "Database to use; empty for 'default'.",
+        {"type": ["string", "null"]},
+        ["default"],
+    ),
+    "secure": _field(
+        "Use TLS",
+        "Connect with TLS. Implied by an https:// host or any certificate path below.",
+        {"type": ["boolean", "null"], "default": False},
+    ),
+    "ca_pem_path": _field(
+        "CA certificate path",
+        "PEM file of the CA that signed the server certificate (one-way or mutual TLS).",
+        {"type": ["string", "null"]},
+        ["/etc/milvus/tls/ca.pem"],
+    ),
+    "server_pem_path": _field(
+        "Server certificate path",
+        "PEM file of the server certificate itself, trusted directly (one-way TLS).",
+        {"type": ["string", "null"]},
+        ["/etc/milvus/tls/server.pem"],
+    ),
+    "client_pem_path": _field(
+        "Client certificate path",
+        "PEM file of this client's certificate (mutual TLS).",
+        {"type": ["string", "null"]},
+        ["/etc/milvus/tls/client.pem"],
+    ),
+    "client_key_path": _field(
+        "Client key path",
+        "PEM file of this client's private key (mutual TLS).",
+        {"type": ["string", "null"]},
+        ["/etc/milvus/tls/client.key"],
+    ),
+    "server_name": _field(
+        "TLS server name",
+        "Name to verify in the server certificate, when it differs from the host.",
+        {"type": ["string", "null"]},
+        ["milvus.example.com"],
+    ),
+    "timeout": _field(
+        "RPC timeout (seconds)",
+        "Default time allowed for each Milvus call, e.g. 30; operators can override it.",
+        {"type": ["number", "null"]},
+    ),
+}
+
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "extra"],
+    "relabeling": {"host": "Host or URI", "login": "User"},
+    "placeholders": {
+        "host": "localhost, or https://in01-xxx.api.gcp-us-west1.zillizcloud.com",
+        "port": "19530",
+        "login": "root (leave empty without authentication)",
+        "password": "Milvus",
+    },
+}
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-milvus",
@@ -38,69 +106,8 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "milvus",
                 "hook-class-name": "airflow_provider_milvus.hooks.milvus.MilvusHook",
                 "hook-name": "Milvus",
-                "conn-fields": {
-                    "token": _field(
-                        "Token",
-                        "Zilliz Cloud API key, or 'user:password'. Used instead of User/Password when set.",
-                        {"type": ["string", "null"], "format": "password"},
-                    ),
-                    "db_name": _field(
-                        "Database",
-                        "Database to use; empty for 'default'.",
-                        {"type": ["string", "null"]},
-                        ["default"],
-                    ),
-                    "secure": _field(
-                        "Use TLS",
-                        "Connect with TLS. Implied by an https:// host or any certificate path below.",
-                        {"type": ["boolean", "null"], "default": False},
-                    ),
-                    "ca_pem_path": _field(
-                        "CA certificate path",
-                        "PEM file of the CA that signed the server certificate (one-way or mutual TLS).",
-                        {"type": ["string", "null"]},
-                        ["/etc/milvus/tls/ca.pem"],
-                    ),
-                    "server_pem_path": _field(
-                        "Server certificate path",
-                        "PEM file of the server certificate itself, trusted directly (one-way TLS).",
-                        {"type": ["string", "null"]},
-                        ["/etc/milvus/tls/server.pem"],
-                    ),
-                    "client_pem_path": _field(
-                        "Client certificate path",
-                        "PEM file of this client's certificate (mutual TLS).",
-                        {"type": ["string", "null"]},
-                        ["/etc/milvus/tls/client.pem"],
-                    ),
-                    "client_key_path": _field(
-                        "Client key path",
-                        "PEM file of this client's private key (mutual TLS).",
-                        {"type": ["string", "null"]},
-                        ["/etc/milvus/tls/client.key"],
-                    ),
-                    "server_name": _field(
-                        "TLS server name",
-                        "Name to verify in the server certificate, when it differs from the host.",
-                        {"type": ["string", "null"]},
-                        ["milvus.example.com"],
-                    ),
-                    "timeout": _field(
-                        "RPC timeout (seconds)",
-                        "Default time allowed for each Milvus call, e.g. 30; operators can override it.",
-                        {"type": ["number", "null"]},
-                    ),
-                },
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "extra"],
-                    "relabeling": {"host": "Host or URI", "login": "User"},
-                    "placeholders": {
-                        "host": "localhost, or https://in01-xxx.api.gcp-us-west1.zillizcloud.com",
-                        "port": "19530",
-                        "login": "root (leave empty without authentication)",
-                        "password": "Milvus",
-                    },
-                },
+                "conn-fields": CONN_FIELDS,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
             }
         ],
     }

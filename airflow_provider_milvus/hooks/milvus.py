@@ -203,6 +203,36 @@ class MilvusHook(BaseHook):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(milvus_conn_id={self.milvus_conn_id!r})"
 
+    # --- The connection form of Airflow UIs before 3.2 (3.2+ read the provider info instead) ------
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The extra fields of the connection form in Airflow's Flask UI (Airflow 2), built from the
+        same declaration Airflow 3.2+ reads as ``conn-fields``."""
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, PasswordField, StringField
+
+        from airflow_provider_milvus.get_provider_info import CONN_FIELDS
+
+        widgets: dict[str, Any] = {}
+        for name, field in CONN_FIELDS.items():
+            label, description, schema = lazy_gettext(field["label"]), field["description"], field["schema"]
+            if "boolean" in schema["type"]:
+                widgets[name] = BooleanField(label, description=description, default=schema.get("default", False))
+            elif schema.get("format") == "password":
+                widgets[name] = PasswordField(label, description=description, widget=BS3PasswordFieldWidget())
+            else:
+                widgets[name] = StringField(label, description=description, widget=BS3TextFieldWidget())
+        return widgets
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden, relabeled and placeholder fields of the Airflow 2 connection form."""
+        from airflow_provider_milvus.get_provider_info import UI_FIELD_BEHAVIOUR
+
+        return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
+
     # --- Connection ---------------------------------------------------------------------------
 
     @property

@@ -19,9 +19,24 @@ def test_providers_list_hooks_and_widgets():
     hooks = airflow("providers", "hooks")
     assert any(line.split("|")[0].strip() == "milvus" and "MilvusHook" in line for line in hooks.splitlines())
     widgets = airflow("providers", "widgets")
-    for field in ("token", "db_name", "secure", "server_pem_path", "ca_pem_path", "client_pem_path",
-                  "client_key_path", "server_name", "timeout"):  # fmt: skip
-        assert f"extra__milvus__{field}" in widgets, field
+    fields = ("token", "db_name", "secure", "server_pem_path", "ca_pem_path", "client_pem_path",
+              "client_key_path", "server_name", "timeout")  # fmt: skip
+    if form_has_extra_fields():
+        for field in fields:
+            assert f"extra__milvus__{field}" in widgets, field
+    else:
+        # Airflow 3.0/3.1 build extra fields with wtforms, which they install only with the FAB provider.
+        assert "extra__milvus__" not in widgets
+
+
+def form_has_extra_fields() -> bool:
+    """Airflow 3.2+ reads the fields from the provider info; older versions ask the hook, with wtforms."""
+    from importlib.util import find_spec
+
+    from airflow import __version__
+    from packaging.version import Version
+
+    return Version(__version__).release[:2] >= (3, 2) or find_spec("wtforms") is not None
 
 
 def test_connections_test_against_real_server_and_closed_port(milvus_uri):

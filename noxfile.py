@@ -1,0 +1,69 @@
+"""The version matrix: ``make test`` runs every session (``nox`` from a virtualenv with nox and uv).
+
+- ``full``: Airflow 3.3 + pymilvus 3.x, lint, type check and the whole suite (real Milvus, dag.test()
+  runs, the end-to-end runs through a real scheduler and triggerers, the browser tests).
+- ``compat``: an older Airflow with an older pymilvus each, the unit tests, the Milvus 2.5/2.6
+  answers, and the integration tests against the real Milvus (every operator and sensor mode
+  through dag.test(), the trigger runs, the hook and `airflow providers` / `connections test`).
+- ``coinstall``: the provider resolves and imports beside the Milvus integrations of LangChain
+  (pymilvus 3) and LlamaIndex (pymilvus 2.6).
+
+A session that cannot install fails the run; none is skipped.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.error_on_missing_interpreters = True
+nox.options.reuse_venv = "no"
+
+PYTHON = "3.11"
+
+COMPAT_TESTS = [
+    "tests/unit",
+    "tests/milvus_versions",
+    "tests/integration/test_flush.py",
+    "tests/integration/test_bulk_insert.py",
+    "tests/integration/test_hook.py",
+    "tests/integration/test_provider_cli.py",
+]
+
+
+@nox.session(python=PYTHON)
+def full(session: nox.Session) -> None:
+    """Airflow 3.3, pymilvus 3.x: ruff, mypy, and every test."""
+    session.install("-e", ".[test]", "apache-airflow>=3.3,<3.4", "pymilvus>=3.0,<4")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+    session.run("pytest", "-v", "--durations=15", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize(("airflow", "pymilvus"), [("2.11", "2.5"), ("3.1", "2.6"), ("3.2", "3.0")])
+def compat(session: nox.Session, airflow: str, pymilvus: str) -> None:
+    """An older Airflow and pymilvus: unit, version-answer and real-Milvus integration tests."""
+    session.install("-e", ".[test]", f"apache-airflow=={airflow}.*", f"pymilvus=={pymilvus}.*")
+    session.run("pytest", "-v", "--durations=10", *(session.posargs or COMPAT_TESTS))
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize(
+    "library",
+    ["langchain-milvus>=0.4,<0.5", "llama-index-vector-stores-milvus>=1.2,<1.3"],
+    ids=["langchain-milvus", "llama-index-vector-stores-milvus"],
+)
+def coinstall(session: nox.Session, library: str) -> None:
+    """The provider and a Milvus library resolve into one environment; the provider imports there."""
+    session.install(".", library)
+    session.env["AIRFLOW_HOME"] = session.create_tmp()
+    name = library.split(">")[0]
+    session.run(
+        "python",
+        "-c",
+        "import importlib.metadata as m, pymilvus, airflow_provider_milvus.operators.milvus, "
+        "airflow_provider_milvus.sensors.milvus, airflow_provider_milvus.triggers.milvus; "
+        f"print({name!r}, m.version({name!r}), 'beside pymilvus', pymilvus.__version__)",
+    )
