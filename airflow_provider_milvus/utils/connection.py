@@ -249,7 +249,8 @@ def check_env_connection(conn_id: str) -> None:
             if value.lstrip().startswith("{"):
                 Connection.from_json(value, conn_id=conn_id)
             else:
-                Connection(conn_id=conn_id, uri=value)  # type: ignore[call-arg]  # Airflow 2 and 3 both take uri=
+                from_uri = getattr(Connection, "from_uri", None)  # Airflow 3; Airflow 2 takes uri=
+                from_uri(value, conn_id=conn_id) if from_uri else Connection(conn_id=conn_id, uri=value)  # type: ignore[call-arg]
         except ValueError as err:
             raise MilvusConfigError(f"Milvus connection {conn_id!r} (AIRFLOW_CONN_{conn_id.upper()}): {err}") from None
 
