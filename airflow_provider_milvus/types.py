@@ -64,3 +64,21 @@ class ImportState(TypedDict):
     create_ts: int
     failed_reason: str
     progress: int | None  # percent, when Milvus reports it
+
+
+class IngestResult(TypedDict):
+    """The return value of ``MilvusIngestOperator``."""
+
+    collection_name: str
+    mode: str  # "insert" or "upsert"
+    rows: int  # rows Milvus reports written
+    batches: int
+    ids: list[int | str]  # primary keys Milvus returned (generated ones with auto_id)
+
+
+class CreateCollectionResult(TypedDict):
+    """The return value of ``MilvusCreateCollectionOperator``."""
+
+    collection_name: str
+    created: bool  # False: it existed with the same schema
+    loaded: bool

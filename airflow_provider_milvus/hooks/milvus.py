@@ -9,8 +9,9 @@ pymilvus internals stays in this module.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 import grpc.aio
@@ -44,6 +45,8 @@ except ImportError:  # older Airflow masks in-process, without blocking
 if TYPE_CHECKING:
     from google.protobuf.message import Message
     from pymilvus import MilvusClient
+
+T = TypeVar("T")
 
 # gRPC codes worth retrying inside a wait's deadline; anything else fails at once.
 _TRANSIENT_GRPC_CODES = frozenset(
@@ -438,3 +441,118 @@ class MilvusHook(BaseHook):
         db = self._db(db_name)
         request = milvus_pb2.ListImportTasksRequest(collection_name=collection_name or "", limit=limit, db_name=db)
         return [import_state_dict(task) for task in self._call("ListImportTasks", request, timeout, db).tasks]
+
+    # --- Collections and rows, through pymilvus's MilvusClient -------------------------------------
+
+    def _client_call(self, operation: str, call: Callable[[], T]) -> T:
+        """Run a ``MilvusClient`` call; its errors become MilvusError with Milvus's code and reason."""
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return call()
+        except MilvusException as err:
+            code = getattr(err, "code", 1)
+            reason = getattr(err, "message", "") or str(err)
+            raise MilvusError(operation, code, reason, transient=code in _TRANSIENT_MILVUS_CODES) from None
+
+    @staticmethod
+    def data_types() -> frozenset[str]:
+        """The names of the field data types this pymilvus knows (INT64, VARCHAR, FLOAT_VECTOR, ...)."""
+        from pymilvus import DataType
+
+        return frozenset(t.name for t in DataType if t.name not in ("NONE", "UNKNOWN") and not t.name.startswith("_"))
+
+    def describe_collection_schema(self, collection_name: str, timeout: float | None = None) -> dict[str, Any] | None:
+        """The collection's schema in the provider's JSON form (see :mod:`airflow_provider_milvus.schema`),
+        or None if there is no such collection."""
+        client = self.get_conn()
+        if not self._client_call("HasCollection", lambda: client.has_collection(collection_name, timeout=timeout)):
+            return None
+        described = self._client_call(
+            "DescribeCollection", lambda: client.describe_collection(collection_name, timeout=timeout)
+        )
+        return _schema_from_description(described)
+
+    def create_collection(
+        self,
+        collection_name: str,
+        schema: dict[str, Any],
+        index_params: list[dict[str, Any]] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Create a collection from a schema validated by :func:`~airflow_provider_milvus.schema.validate_schema`,
+        with its indexes."""
+        from pymilvus import DataType, MilvusClient
+
+        client = self.get_conn()
+        milvus_schema = MilvusClient.create_schema(
+            enable_dynamic_field=schema["enable_dynamic_field"], description=schema["description"]
+        )
+        for field in schema["fields"]:
+            kwargs = {key: value for key, value in field.items() if key not in ("name", "type", "element_type")}
+            if "element_type" in field:
+                kwargs["element_type"] = DataType[field["element_type"]]
+            milvus_schema.add_field(field["name"], DataType[field["type"]], **kwargs)
+        index = None
+        if index_params:
+            index = client.prepare_index_params()
+            for spec in index_params:
+                index.add_index(**spec)
+        self._client_call(
+            "CreateCollection",
+            lambda: client.create_collection(
+                collection_name, schema=milvus_schema, index_params=index, timeout=timeout
+            ),
+        )
+
+    def load_collection(self, collection_name: str, timeout: float | None = None) -> None:
+        """Load the collection into memory for search (returns once it is loaded)."""
+        client = self.get_conn()
+        self._client_call("LoadCollection", lambda: client.load_collection(collection_name, timeout=timeout))
+
+    def write_rows(
+        self,
+        collection_name: str,
+        rows: list[dict[str, Any]],
+        *,
+        upsert: bool = False,
+        partition_name: str | None = None,
+        timeout: float | None = None,
+    ) -> tuple[int, list[int | str]]:
+        """Insert (or upsert) rows; returns how many Milvus wrote and the primary keys it returned."""
+        client = self.get_conn()
+        write = client.upsert if upsert else client.insert
+        result = self._client_call(
+            "Upsert" if upsert else "Insert",
+            lambda: write(collection_name, rows, timeout=timeout, partition_name=partition_name or ""),
+        )
+        count = result.get("upsert_count" if upsert else "insert_count", len(rows))
+        return int(count), list(result.get("ids") or [])
+
+
+def _schema_from_description(described: dict[str, Any]) -> dict[str, Any]:
+    """``MilvusClient.describe_collection`` in the provider's schema form."""
+    fields = []
+    for field in described.get("fields", []):
+        entry: dict[str, Any] = {"name": field["name"], "type": _type_name(field["type"])}
+        entry["is_primary"] = bool(field.get("is_primary", False))
+        if entry["is_primary"]:
+            entry["auto_id"] = bool(field.get("auto_id", described.get("auto_id", False)))
+        params = field.get("params") or {}
+        for key in ("dim", "max_length", "max_capacity"):
+            if key in params:
+                entry[key] = int(params[key])
+        if field.get("element_type") is not None:
+            entry["element_type"] = _type_name(field["element_type"])
+        for flag in ("nullable", "is_partition_key"):
+            entry[flag] = bool(field.get(flag, False))
+        fields.append(entry)
+    return {
+        "fields": fields,
+        "enable_dynamic_field": bool(described.get("enable_dynamic_field", False)),
+        "description": str(described.get("description") or ""),
+    }
+
+
+def _type_name(data_type: Any) -> str:
+    return str(getattr(data_type, "name", data_type)).upper()

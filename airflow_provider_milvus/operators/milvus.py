@@ -1,4 +1,4 @@
-"""Operators that start a Milvus flush or import (bulk insert), and optionally wait for it."""
+"""Operators: flush and import (bulk insert), optionally waiting for them; create a collection; ingest rows."""
 
 from __future__ import annotations
 
@@ -8,14 +8,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_milvus.exceptions import MilvusError, MilvusWaitFailed
+from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError, MilvusWaitFailed
 from airflow_provider_milvus.hooks.milvus import MilvusHook
+from airflow_provider_milvus.schema import rows_from, schema_differences, validate_index_params, validate_schema
 from airflow_provider_milvus.triggers.milvus import (
     MilvusFlushStateTrigger,
     MilvusImportStateTrigger,
     MilvusWaitTrigger,
 )
-from airflow_provider_milvus.types import IMPORT_COMPLETED, IMPORT_RUNNING_STATES, FlushResult, ImportState
+from airflow_provider_milvus.types import (
+    IMPORT_COMPLETED,
+    IMPORT_RUNNING_STATES,
+    CreateCollectionResult,
+    FlushResult,
+    ImportState,
+    IngestResult,
+)
 from airflow_provider_milvus.utils.mixins import (
     DEFER_GRACE_SECONDS,
     MilvusHookMixin,
@@ -78,7 +86,8 @@ class _MilvusWaitingOperator(MilvusHookMixin, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._set_milvus_arguments(milvus_conn_id, rpc_timeout, deferrable)
+        self._set_milvus_arguments(milvus_conn_id, rpc_timeout)
+        self.deferrable = deferrable
         self.wait_for_completion = wait_for_completion
         self.poll_interval = validate_positive(poll_interval, "poll_interval")
         self.wait_timeout = validate_positive(wait_timeout, "wait_timeout", optional=True)
@@ -327,3 +336,148 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
                 self.log.info("Reattaching to import task %s started by an earlier try (%s)", task["id"], task["state"])
                 return task["id"]
         return None
+
+
+class MilvusCreateCollectionOperator(MilvusHookMixin, BaseOperator):
+    """Creates a collection from a declarative schema, with its indexes, and optionally loads it.
+
+    Idempotent: if the collection exists with the same schema (as far as the schema given states
+    it), nothing is created; if it exists with a different one, the task fails naming each
+    difference. Returns ``{"collection_name", "created", "loaded"}``.
+
+    :param collection_name: The collection (templated).
+    :param schema: ``{"fields": [...], "enable_dynamic_field": bool, "description": str}``; each field
+        ``{"name", "type", "is_primary", "auto_id", "dim", "max_length", "element_type",
+        "max_capacity", "nullable", "is_partition_key", "description"}`` with Milvus type names
+        (``INT64``, ``VARCHAR``, ``FLOAT_VECTOR``, ...) (templated). See :mod:`airflow_provider_milvus.schema`.
+    :param index_params: ``[{"field_name", "index_type", "metric_type", "params"}]``, created with
+        the collection (templated). Milvus loads only collections whose vector fields are indexed.
+    :param load: Load the collection for search once it exists.
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
+    :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
+    """
+
+    template_fields: Sequence[str] = ("collection_name", "schema", "index_params")
+
+    def __init__(
+        self,
+        *,
+        collection_name: str,
+        schema: dict[str, Any] | str,
+        index_params: list[dict[str, Any]] | str | None = None,
+        load: bool = False,
+        milvus_conn_id: str = MilvusHook.default_conn_name,
+        rpc_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._set_milvus_arguments(milvus_conn_id, rpc_timeout)
+        self.collection_name = collection_name
+        self.schema = schema
+        self.index_params = index_params
+        self.load = load
+
+    def execute(self, context: Context) -> CreateCollectionResult:
+        name = validate_collection_names(self.collection_name, "collection_name")[0]
+        schema = validate_schema(parse_rendered_literal(self.schema), self.hook.data_types())
+        index_params = validate_index_params(
+            parse_rendered_literal(self.index_params), [field["name"] for field in schema["fields"]]
+        )
+        existing = self.hook.describe_collection_schema(name, timeout=self.rpc_timeout)
+        if existing is None:
+            self.hook.create_collection(name, schema, index_params, timeout=self.rpc_timeout)
+            self.log.info("Created collection %r with fields %s", name, [field["name"] for field in schema["fields"]])
+        else:
+            differences = schema_differences(schema, existing)
+            if differences:
+                raise MilvusConfigError(
+                    f"collection {name!r} exists with a different schema: " + "; ".join(differences)
+                )
+            self.log.info("Collection %r exists with this schema; nothing to create", name)
+        if self.load:
+            self.hook.load_collection(name, timeout=self.rpc_timeout)
+            self.log.info("Loaded collection %r", name)
+        return {"collection_name": name, "created": existing is None, "loaded": self.load}
+
+
+class MilvusIngestOperator(MilvusHookMixin, BaseOperator):
+    """Inserts or upserts rows computed in a task (a templated or XCom value) in batches.
+
+    For the common small case, thousands of rows; for millions of rows in files,
+    :class:`MilvusBulkInsertOperator` is the better tool (the log says so past
+    ``BULK_INSERT_ADVISED_ROWS``). Returns ``{"collection_name", "mode", "rows", "batches", "ids"}``.
+
+    A failing batch fails the task with Milvus's reason, its batch number and how many rows were
+    written before it. A retried task writes every batch again: with ``upsert=True`` that rewrites
+    the same primary keys (no duplicates); plain inserts may duplicate rows, so use upsert for
+    tasks with retries.
+
+    :param collection_name: The collection (templated).
+    :param data: A list of row dicts, or a dict of equally long columns (templated, e.g.
+        ``compute.output`` or ``"{{ ti.xcom_pull('compute') }}"``).
+    :param upsert: Upsert (insert or replace by primary key) instead of insert.
+    :param batch_size: Rows per request.
+    :param partition_name: Target partition; None for the default one (templated).
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
+    :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
+    """
+
+    template_fields: Sequence[str] = ("collection_name", "data", "partition_name")
+    # Past this many rows, files and a bulk insert load faster and cheaper than row requests.
+    BULK_INSERT_ADVISED_ROWS = 100_000
+
+    def __init__(
+        self,
+        *,
+        collection_name: str,
+        data: list[dict[str, Any]] | dict[str, list[Any]] | str,
+        upsert: bool = False,
+        batch_size: int = 1000,
+        partition_name: str | None = None,
+        milvus_conn_id: str = MilvusHook.default_conn_name,
+        rpc_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._set_milvus_arguments(milvus_conn_id, rpc_timeout)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+            raise MilvusConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.collection_name = collection_name
+        self.data = data
+        self.upsert = upsert
+        self.batch_size = batch_size
+        self.partition_name = partition_name
+
+    def execute(self, context: Context) -> IngestResult:
+        name = validate_collection_names(self.collection_name, "collection_name")[0]
+        rows = rows_from(parse_rendered_literal(self.data))
+        mode = "upsert" if self.upsert else "insert"
+        if len(rows) > self.BULK_INSERT_ADVISED_ROWS:
+            self.log.warning(
+                "%d rows: for more than %d rows, files and MilvusBulkInsertOperator load faster",
+                len(rows),
+                self.BULK_INSERT_ADVISED_ROWS,
+            )
+        batches = (len(rows) + self.batch_size - 1) // self.batch_size
+        written, ids = 0, []
+        for number, start in enumerate(range(0, len(rows), self.batch_size), 1):
+            batch = rows[start : start + self.batch_size]
+            try:
+                count, batch_ids = self.hook.write_rows(
+                    name, batch, upsert=self.upsert, partition_name=self.partition_name, timeout=self.rpc_timeout
+                )
+            except MilvusError as err:
+                raise MilvusError(
+                    err.rpc,
+                    err.code,
+                    f"batch {number} of {batches} (rows {start} to {start + len(batch) - 1}) into {name!r} failed, "
+                    f"{written} rows written before it: {err.reason}",
+                ) from None
+            written += count
+            ids.extend(batch_ids)
+            self.log.info(
+                "%s batch %d of %d: %d rows (%d of %d done)", mode, number, batches, count, written, len(rows)
+            )
+        if not rows:
+            self.log.info("No rows to %s into %r", mode, name)
+        return {"collection_name": name, "mode": mode, "rows": written, "batches": batches, "ids": ids}

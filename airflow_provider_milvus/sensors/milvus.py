@@ -51,7 +51,8 @@ class MilvusWaitSensor(MilvusHookMixin, BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._set_milvus_arguments(milvus_conn_id, rpc_timeout, deferrable)
+        self._set_milvus_arguments(milvus_conn_id, rpc_timeout)
+        self.deferrable = deferrable
         validate_positive(self.poke_interval, "poke_interval")
 
     @abstractmethod

@@ -58,17 +58,14 @@ class MilvusHookMixin:
 
     :param milvus_conn_id: Airflow connection of type ``milvus``.
     :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
-    :param deferrable: Wait in the triggerer instead of the worker, freeing the worker slot.
     """
 
     milvus_conn_id: str
     rpc_timeout: float | None
-    deferrable: bool
 
-    def _set_milvus_arguments(self, milvus_conn_id: str, rpc_timeout: float | None, deferrable: bool) -> None:
+    def _set_milvus_arguments(self, milvus_conn_id: str, rpc_timeout: float | None) -> None:
         self.milvus_conn_id = milvus_conn_id
         self.rpc_timeout = validate_positive(rpc_timeout, "rpc_timeout", optional=True)
-        self.deferrable = deferrable
 
     @cached_property
     def hook(self) -> MilvusHook:

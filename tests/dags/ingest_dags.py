@@ -1,0 +1,46 @@
+"""DAGs the ingest and collection tests run (with dag.test()); their inputs come from params."""
+
+from __future__ import annotations
+
+from airflow.providers.common.compat.sdk import DAG, task
+
+from airflow_provider_milvus.operators.milvus import MilvusCreateCollectionOperator, MilvusIngestOperator
+from harness.dags import manual_dag
+
+DAGS: dict[str, DAG] = {}
+
+SCHEMA = {
+    "fields": [
+        {"name": "id", "type": "INT64", "is_primary": True},
+        {"name": "vector", "type": "FLOAT_VECTOR", "dim": 8},
+        {"name": "text", "type": "VARCHAR", "max_length": 64},
+    ],
+}
+INDEX = [{"field_name": "vector", "index_type": "AUTOINDEX", "metric_type": "L2"}]
+
+# Rows computed in a task, written in batches of 500 through its XCom.
+for mode in ("insert", "upsert"):
+    with manual_dag(f"ingest_from_xcom_{mode}", {"collection": "c", "rows": 10, "bad_row": -1}) as dag:
+
+        @task
+        def compute(params=None) -> list[dict]:
+            rows = [
+                {"id": i, "vector": [float(i % 7) / 7 + j / 100 for j in range(8)], "text": f"row {i}"}
+                for i in range(int(params["rows"]))
+            ]
+            if params["bad_row"] >= 0:  # a vector of the wrong dimension
+                rows[params["bad_row"]]["vector"] = [0.5] * 3
+            return rows
+
+        create = MilvusCreateCollectionOperator(
+            task_id="create", collection_name="{{ params.collection }}", schema=SCHEMA, index_params=INDEX, load=True
+        )
+        ingest = MilvusIngestOperator(
+            task_id="ingest",
+            collection_name="{{ params.collection }}",
+            data=compute(),
+            batch_size=500,
+            upsert=mode == "upsert",
+        )
+        create >> ingest
+    DAGS[dag.dag_id] = dag
