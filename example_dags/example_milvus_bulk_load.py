@@ -23,7 +23,11 @@ import pendulum
 from airflow.providers.common.compat.sdk import Param, dag, task
 
 from airflow_provider_milvus.hooks.milvus import MilvusHook
-from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator, MilvusFlushOperator
+from airflow_provider_milvus.operators.milvus import (
+    MilvusBulkInsertOperator,
+    MilvusCreateCollectionOperator,
+    MilvusFlushOperator,
+)
 from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor, MilvusImportStateSensor
 
 DIM = 32
@@ -42,22 +46,6 @@ DIM = 32
     },
 )
 def example_milvus_bulk_load():
-    @task
-    def create_collection(params=None) -> str:
-        """Create the collection with a vector index, unless it exists."""
-        from pymilvus import DataType, MilvusClient
-
-        client: MilvusClient = MilvusHook().get_conn()
-        name = params["collection"]
-        if not client.has_collection(name):
-            schema = MilvusClient.create_schema(auto_id=False)
-            schema.add_field("id", DataType.INT64, is_primary=True)
-            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
-            index = MilvusClient.prepare_index_params()
-            index.add_index(field_name="vector", index_type="AUTOINDEX", metric_type="L2")
-            client.create_collection(name, schema=schema, index_params=index)
-        return name
-
     @task
     def write_import_files(params=None) -> list[list[str]]:
         """Generate vectors into one Parquet file, one JSON file and one set of NumPy files."""
@@ -90,8 +78,9 @@ def example_milvus_bulk_load():
         return [[str(parquet)], [str(json_file)], [str(out / "id.npy"), str(out / "vector.npy")]]
 
     @task
-    def search(collection: str, params=None) -> dict:
+    def search(params=None) -> dict:
         """Load the collection and run one search: the imported data is there."""
+        collection = params["collection"]
         client = MilvusHook().get_conn()
         client.load_collection(collection)
         total = client.get_collection_stats(collection)["row_count"]
@@ -99,9 +88,21 @@ def example_milvus_bulk_load():
         print(f"Collection {collection!r} holds {total} rows; nearest ids: {[h['id'] for h in hits[0]]}")
         return {"row_count": int(total), "nearest_ids": [int(h["id"]) for h in hits[0]]}
 
-    collection = create_collection()
+    collection = "{{ params.collection }}"
+    # The collection with a vector index; a run that finds it as declared here goes on.
+    create_collection = MilvusCreateCollectionOperator(
+        task_id="create_collection",
+        collection_name=collection,
+        schema={
+            "fields": [
+                {"name": "id", "type": "INT64", "is_primary": True},
+                {"name": "vector", "type": "FLOAT_VECTOR", "dim": DIM},
+            ]
+        },
+        index_params=[{"field_name": "vector", "index_type": "AUTOINDEX", "metric_type": "L2"}],
+    )
     files = write_import_files()
-    collection >> files
+    create_collection >> files
 
     imports = MilvusBulkInsertOperator.partial(task_id="bulk_insert", collection_name=collection).expand(files=files)
     waits = MilvusImportStateSensor.partial(
@@ -113,7 +114,7 @@ def example_milvus_bulk_load():
         task_id="wait_for_flush", flush_result=flush.output, deferrable=True, poke_interval=10, timeout=600
     )
     waits >> flush
-    wait_for_flush >> search(collection)
+    wait_for_flush >> search()
 
 
 example_milvus_bulk_load()
