@@ -101,6 +101,9 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [{"integration-name": "Milvus", "python-modules": ["airflow_provider_milvus.operators.milvus"]}],
         "sensors": [{"integration-name": "Milvus", "python-modules": ["airflow_provider_milvus.sensors.milvus"]}],
         "triggers": [{"integration-name": "Milvus", "python-modules": ["airflow_provider_milvus.triggers.milvus"]}],
+        # A collection as an asset (Airflow 3) or dataset (Airflow 2): milvus://host:port/db/collection.
+        "asset-uris": [{"schemes": ["milvus"], "handler": "airflow_provider_milvus.assets.milvus.sanitize_uri"}],
+        "dataset-uris": [{"schemes": ["milvus"], "handler": "airflow_provider_milvus.assets.milvus.sanitize_uri"}],
         "connection-types": [
             {
                 "connection-type": "milvus",

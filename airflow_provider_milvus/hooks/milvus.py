@@ -19,6 +19,7 @@ from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, milvus_pb2_grpc
 
 from airflow_provider_milvus import DEFAULT_CONN_ID
+from airflow_provider_milvus.assets.milvus import collection_uri
 from airflow_provider_milvus.exceptions import MilvusAuthenticationError, MilvusConfigError, MilvusError
 from airflow_provider_milvus.types import FlushResult, ImportState
 from airflow_provider_milvus.utils.connection import (
@@ -286,6 +287,14 @@ class MilvusHook(BaseHook):
                 "work, and for get_conn() give a hostname that resolves to it"
             )
         return MilvusClient(**settings.client_kwargs())
+
+    def collection_asset(self, collection_name: str, db_name: str | None = None) -> Any:
+        """The collection as an Airflow asset (a dataset on Airflow 2), for ``outlets`` and schedules:
+        ``milvus://<host>:<port>/<database>/<collection>`` as this connection reaches it."""
+        from airflow.providers.common.compat.sdk import Asset
+
+        name = validate_collection_names(collection_name, "collection_name")[0]
+        return Asset(collection_uri(self.settings.address, db_name or self.settings.db_name, name))
 
     def get_conn(self) -> MilvusClient:
         """A ``pymilvus.MilvusClient`` for the connection, created once per hook."""

@@ -161,18 +161,26 @@ class MilvusFlushOperator(_MilvusWaitingOperator):
         for name, info in result["collections"].items():
             self.log.info("Flushed %r: segments %s, flush_ts %s", name, info["segment_ids"], info["flush_ts"])
         if not self.wait_for_completion:
+            self._report_flush(context, result, flushed=False)
             return result
         # Kept for execute_complete: resuming from the triggerer starts a fresh operator.
         context["ti"].xcom_push(key=FLUSH_RESULT_KEY, value=result)
         target = FlushStateTarget.from_flush_result(result, rpc_timeout=self.rpc_timeout)
         self._wait(target, MilvusFlushStateTrigger, {"collections": target.collections, "db_name": target.db_name})
+        self._report_flush(context, result, flushed=True)
         return {**result, "flushed": True}
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> FlushResult:
         event_result(event)
         ti = context["ti"]
         flush_result: FlushResult = ti.xcom_pull(task_ids=ti.task_id, key=FLUSH_RESULT_KEY, map_indexes=ti.map_index)
+        self._report_flush(context, flush_result, flushed=True)
         return {**flush_result, "flushed": True}
+
+    def _report_flush(self, context: Context, result: FlushResult, *, flushed: bool) -> None:
+        collections = result["collections"]
+        flush_ts = {name: info["flush_ts"] for name, info in collections.items()}
+        self._report_to_outlets(context, list(collections), {"flush_ts": flush_ts, "flushed": flushed})
 
 
 class MilvusBulkInsertOperator(_MilvusWaitingOperator):
@@ -260,6 +268,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
             if self.wait_for_completion and (store := context.get("task_state_store")) is not None:
                 store.set(IMPORT_STORE_KEY, {"import_task_id": task_id, "request": request})
         if not self.wait_for_completion:
+            self._report_to_outlets(context, [collection], {"import_task_id": task_id, "files": files})
             return task_id
         target = ImportStateTarget(task_id, rpc_timeout=self.rpc_timeout)
         try:
@@ -270,15 +279,22 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         return self._completed(context, task_id, state)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> int:
-        if isinstance(event, dict) and event.get("import_state"):
-            context["ti"].xcom_push(key="import_state", value=event["import_state"])
-        event = event_result(event)
+        try:
+            done = event_result(event)
+        except MilvusWaitFailed:
+            if isinstance(event, dict) and event.get("import_state"):
+                context["ti"].xcom_push(key="import_state", value=event["import_state"])
+            raise
         # The submitted ID, carried by the trigger: Milvus 2.4+ reports id=0 in the state.
-        return self._completed(context, int(event.get("import_task_id") or event["import_state"]["id"]), None)
+        task_id = int(done.get("import_task_id") or done["import_state"]["id"])
+        return self._completed(context, task_id, done.get("import_state"))
 
     def _completed(self, context: Context, task_id: int, state: ImportState | None) -> int:
         if state is not None:
             context["ti"].xcom_push(key="import_state", value=state)
+        rows = state["row_count"] if state else None
+        extra = {"import_task_id": task_id, "state": IMPORT_COMPLETED, **({"rows": rows} if rows is not None else {})}
+        self._report_to_outlets(context, [str(self.collection_name)], extra)
         # Done: a later run of this task (a clear) imports anew.
         if (store := context.get("task_state_store")) is not None:
             store.delete(IMPORT_STORE_KEY)
@@ -480,4 +496,5 @@ class MilvusIngestOperator(MilvusHookMixin, BaseOperator):
             )
         if not rows:
             self.log.info("No rows to %s into %r", mode, name)
+        self._report_to_outlets(context, [name], {"rows": written, "mode": mode})
         return {"collection_name": name, "mode": mode, "rows": written, "batches": batches, "ids": ids}

@@ -67,8 +67,14 @@ class MilvusWaitSensor(MilvusHookMixin, BaseSensorOperator):
     def xcom_value(self, result: Any) -> Any:
         """What the sensor returns, from a poll's result or a trigger's success event."""
 
+    def on_done(self, context: Context, value: Any) -> None:
+        """Called with the sensor's XCom value once Milvus reports done (the asset events)."""
+
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        return self._poke(self.wait_target())
+        done = self._poke(self.wait_target())
+        if done:
+            self.on_done(context, done.xcom_value)  # type: ignore[union-attr]
+        return done
 
     def _poke(self, target: WaitTarget) -> bool | PokeReturnValue:
         done, result = poll_once(self.hook, target, logger=self.log)
@@ -81,6 +87,7 @@ class MilvusWaitSensor(MilvusHookMixin, BaseSensorOperator):
         target = self.wait_target()
         done = self._poke(target)
         if done:
+            self.on_done(context, done.xcom_value)  # type: ignore[union-attr]
             return done.xcom_value  # type: ignore[union-attr]
         deadline = pendulum.now("UTC").add(seconds=self.timeout)
         self.defer(
@@ -95,7 +102,9 @@ class MilvusWaitSensor(MilvusHookMixin, BaseSensorOperator):
         except MilvusWaitTimeout as err:
             raise AirflowSensorTimeout(str(err)) from None
         self.log.info("%s", event.get("message", "Milvus reports done"))
-        return self.xcom_value(event)
+        value = self.xcom_value(event)
+        self.on_done(context, value)
+        return value
 
     def _trigger_kwargs(self, deadline: str) -> dict[str, Any]:
         return {
@@ -203,3 +212,8 @@ class MilvusImportStateSensor(MilvusWaitSensor):
     def xcom_value(self, result: Any) -> Any:
         # From a poll, the state dict; from a trigger event, the state inside it.
         return result.get("import_state", result)
+
+    def on_done(self, context: Context, value: Any) -> None:
+        self._report_to_outlets(
+            context, None, {"import_task_id": value["id"], "state": value["state"], "rows": value["row_count"]}
+        )

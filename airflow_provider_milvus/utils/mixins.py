@@ -12,6 +12,7 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import conf
 
+from airflow_provider_milvus.assets.milvus import outlet_collection
 from airflow_provider_milvus.exceptions import MilvusWaitFailed, MilvusWaitTimeout
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.validation import validate_positive
@@ -70,3 +71,14 @@ class MilvusHookMixin:
     @cached_property
     def hook(self) -> MilvusHook:
         return MilvusHook(milvus_conn_id=self.milvus_conn_id)
+
+    def _report_to_outlets(self, context: Any, collection_names: list[str] | None, extra: dict[str, Any]) -> None:
+        """Attach what the task did to the asset events of its ``milvus://`` outlets naming one of
+        ``collection_names`` (every ``milvus://`` outlet if None); other outlets are left alone."""
+        events = context.get("outlet_events") if hasattr(context, "get") else None
+        if events is None:  # (an accessor with no events yet is empty, hence falsy)
+            return
+        for outlet in getattr(self, "outlets", None) or []:
+            collection = outlet_collection(str(getattr(outlet, "uri", "")))
+            if collection is not None and (collection_names is None or collection[1] in collection_names):
+                events[outlet].extra.update(extra)

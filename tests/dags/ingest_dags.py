@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from airflow.providers.common.compat.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, Asset, task
 
-from airflow_provider_milvus.operators.milvus import MilvusCreateCollectionOperator, MilvusIngestOperator
+from airflow_provider_milvus.assets.milvus import collection_uri
+from airflow_provider_milvus.operators.milvus import (
+    MilvusBulkInsertOperator,
+    MilvusCreateCollectionOperator,
+    MilvusFlushOperator,
+    MilvusIngestOperator,
+)
 from harness.dags import manual_dag
 
 DAGS: dict[str, DAG] = {}
@@ -44,3 +50,35 @@ for mode in ("insert", "upsert"):
         )
         create >> ingest
     DAGS[dag.dag_id] = dag
+
+# Outlets: the collection as an asset; the bulk insert, ingest and flush attach what they did.
+ASSET_COLLECTION = "assets_collection"
+with manual_dag("write_to_collection_asset", {"files": ["f.json"]}) as dag:
+    # The asset of a collection as MilvusHook.collection_asset builds it (the host does not matter here).
+    collection_asset = Asset(collection_uri("milvus.example:19530", "default", ASSET_COLLECTION))
+    create = MilvusCreateCollectionOperator(
+        task_id="create", collection_name=ASSET_COLLECTION, schema=SCHEMA, index_params=INDEX
+    )
+    imported = MilvusBulkInsertOperator(
+        task_id="bulk_insert",
+        collection_name=ASSET_COLLECTION,
+        files="{{ params.files }}",
+        wait_for_completion=True,
+        poll_interval=0.5,
+        outlets=[collection_asset],
+    )
+    ingested = MilvusIngestOperator(
+        task_id="ingest",
+        collection_name=ASSET_COLLECTION,
+        data=[{"id": 10_000 + i, "vector": [0.5] * 8, "text": "ingested"} for i in range(5)],
+        outlets=[collection_asset],
+    )
+    flushed = MilvusFlushOperator(
+        task_id="flush",
+        collection_names=ASSET_COLLECTION,
+        wait_for_completion=True,
+        poll_interval=0.5,
+        outlets=[collection_asset],
+    )
+    create >> imported >> ingested >> flushed
+DAGS[dag.dag_id] = dag

@@ -1,0 +1,1 @@
+"""Milvus collections as Airflow assets."""
