@@ -193,9 +193,13 @@ class AirflowStack:
         out = self.cli("dags", "trigger", dag_id, "-c", json.dumps(conf or {}), "-o", "json")
         return _json_line(out)[0]["dag_run_id"]
 
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        """The DAG's runs as ``airflow dags list-runs`` reports them (run_id, state, ...)."""
+        return _json_line(self.cli("dags", "list-runs", dag_id, "-o", "json"))
+
     def wait_run(self, dag_id: str, run_id: str, timeout: float) -> str:
         def finished() -> str | None:
-            for run in _json_line(self.cli("dags", "list-runs", dag_id, "-o", "json")):
+            for run in self.runs(dag_id):
                 if run["run_id"] == run_id and run["state"] in ("success", "failed"):
                     return run["state"]
             return None

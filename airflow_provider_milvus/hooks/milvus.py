@@ -296,6 +296,14 @@ class MilvusHook(BaseHook):
         name = validate_collection_names(collection_name, "collection_name")[0]
         return Asset(collection_uri(self.settings.address, db_name or self.settings.db_name, name))
 
+    def _report_output(self, collection_name: str, db_name: str | None = None) -> None:
+        """Tell Airflow's hook lineage that this hook wrote to the collection (a no-op unless a
+        lineage reader is installed), as first-party hooks report what they read and write."""
+        from airflow.providers.common.compat.lineage.hook import get_hook_lineage_collector
+
+        uri = collection_uri(self.settings.address, db_name or self.settings.db_name, collection_name)
+        get_hook_lineage_collector().add_output_asset(context=self, uri=uri)
+
     def get_conn(self) -> MilvusClient:
         """A ``pymilvus.MilvusClient`` for the connection, created once per hook."""
         return self.client
@@ -424,6 +432,7 @@ class MilvusHook(BaseHook):
         response = self._call("Import", request, timeout, db)
         if not response.tasks:
             raise MilvusError("Import", "no task", f"Milvus returned no import task for {collection_name!r}")
+        self._report_output(collection_name, db)
         return int(response.tasks[0])
 
     def get_import_state(self, import_task_id: int, timeout: float | None = None) -> ImportState:
@@ -513,6 +522,7 @@ class MilvusHook(BaseHook):
                 collection_name, schema=milvus_schema, index_params=index, timeout=timeout
             ),
         )
+        self._report_output(collection_name)
 
     def load_collection(self, collection_name: str, timeout: float | None = None) -> None:
         """Load the collection into memory for search (returns once it is loaded)."""
@@ -536,6 +546,7 @@ class MilvusHook(BaseHook):
             lambda: write(collection_name, rows, timeout=timeout, partition_name=partition_name or ""),
         )
         count = result.get("upsert_count" if upsert else "insert_count", len(rows))
+        self._report_output(collection_name)
         return int(count), list(result.get("ids") or [])
 
 

@@ -23,7 +23,9 @@ from tests.integration.helpers import make_collection, row_count, vectors, write
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAG = "example_milvus_bulk_load"
+ASSET_DAGS = ["example_milvus_write_asset", "example_milvus_search_on_asset"]
 E2E_DAGS = [
+    *ASSET_DAGS,
     "e2e_bulk_insert",
     "e2e_bulk_insert_retry",
     "e2e_flush_wait",
@@ -104,6 +106,20 @@ def test_bulk_load_example_succeeds_with_deferred_sensors(stack, milvus_client):
         assert sensor.trigger_seconds is not None or "ImportCompleted" in sensor.log
         if sensor.trigger_seconds is not None:
             assert "Trigger fired event" in sensor.log
+
+
+def test_writing_a_collection_triggers_the_dag_scheduled_on_its_asset(stack, milvus_client):
+    """The example pair: the flush updates the collection's asset with what it did; the scheduler
+    then runs the DAG scheduled on it, which searches and sees that extra."""
+    writer, reader = ASSET_DAGS
+    assert not stack.runs(reader)
+    state, tasks = run(stack, writer, {})
+    assert state == "success", {k: v.state for k, v in tasks.items()}
+    [triggered] = wait_until(f"a run of {reader}", lambda: stack.runs(reader), RUN_TIMEOUT, 2)
+    assert stack.wait_run(reader, triggered["run_id"], RUN_TIMEOUT) == "success"
+    [search] = stack.task_results(reader, triggered["run_id"])
+    assert "Triggered by [{'flush_ts': {'airflow_assets_example': " in search.log and "'flushed': True" in search.log
+    assert "nearest: ['doc " in search.log
 
 
 def test_sensor_really_waits_in_the_triggerer(stack, milvus_client):

@@ -9,9 +9,10 @@ import pytest
 
 from airflow_provider_milvus.assets.milvus import sanitize_uri
 from airflow_provider_milvus.hooks.milvus import MilvusHook
+from airflow_provider_milvus.schema import validate_schema
 from tests.dags.ingest_dags import ASSET_COLLECTION
 
-from .helpers import dag, run_dag, task_states, vectors, write_json
+from .helpers import dag, run_dag, task_states, unique, vectors, write_json
 
 
 def test_uri_normalized_and_built_for_a_connection(monkeypatch):
@@ -46,3 +47,28 @@ def test_operators_attach_what_they_did_to_asset_events(airflow_db, milvus_clien
     assert isinstance(events["bulk_insert"]["import_task_id"], int)
     assert events["ingest"] == {"rows": 5, "mode": "insert"}
     assert events["flush"]["flushed"] is True and events["flush"]["flush_ts"][ASSET_COLLECTION] > 0
+
+
+def test_hook_lineage_reports_the_collections_written(milvus_uri, milvus_client, import_dir, monkeypatch):
+    """With a lineage reader installed, Airflow collects what hooks read and write."""
+    from airflow.sdk import lineage, plugins_manager
+
+    from airflow_provider_milvus.operators.milvus import MilvusIngestOperator
+    from tests.dags.ingest_dags import INDEX, SCHEMA
+
+    monkeypatch.setattr(plugins_manager, "get_hook_lineage_readers_plugins", lambda: [object()])
+    lineage.get_hook_lineage_collector.cache_clear()
+    try:
+        name = unique("lineage")
+        hook = MilvusHook()
+        hook.create_collection(name, validate_schema(SCHEMA, hook.data_types()), INDEX)
+        MilvusIngestOperator(
+            task_id="i", collection_name=name, data=[{"id": 1, "vector": [0.1] * 8, "text": "t"}]
+        ).execute({})
+        collected = lineage.get_hook_lineage_collector().collected_assets
+        address = milvus_uri.removeprefix("http://")
+        outputs = {output.asset.uri for output in collected.outputs}
+        assert outputs == {f"milvus://{address}/default/{name}"}
+        assert {type(output.context).__name__ for output in collected.outputs} == {"MilvusHook"}
+    finally:
+        lineage.get_hook_lineage_collector.cache_clear()
