@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 NOX_VENV ?= .nox-venv
 NOX := $(NOX_VENV)/bin/nox
 
-.PHONY: demo test venv browser bench
+.PHONY: demo test venv browser bench $(addprefix compat-,$(COMPAT_LEGS))
 
 # The UI tests drive Debian's Chromium; Playwright never downloads a browser here.
 CHROMIUM ?= /usr/bin/chromium
@@ -38,6 +38,20 @@ bench: $(BIN)/airflow
 demo: $(BIN)/airflow
 	$(BIN)/python -m demo $(DEMO_ARGS)
 
-# Every session of the matrix; `make test NOX_ARGS="-s full"` runs one (`$(NOX) -l` lists them).
+# Every session of the matrix: the full suite on Airflow 3.3 and the co-installation checks, then
+# the compat legs side by side (their waits mostly sleep; each starts its own Milvus), each leg's
+# output printed whole when it ends. `make test NOX_ARGS="-s full"` runs the sessions named instead
+# (`$(NOX) -l` lists them).
+COMPAT_LEGS := airflow2.11-pymilvus2.5 airflow3.1-pymilvus2.6 airflow3.2-pymilvus3.0
+
+ifdef NOX_ARGS
 test: $(NOX) $(CHROMIUM)
 	$(NOX) $(NOX_ARGS)
+else
+test: $(NOX) $(CHROMIUM)
+	$(NOX) -s full coinstall
+	$(MAKE) --no-print-directory -j3 --output-sync=target $(addprefix compat-,$(COMPAT_LEGS))
+endif
+
+compat-%: $(NOX)
+	$(NOX) -s "compat($*)"

@@ -1,4 +1,5 @@
-"""The version matrix: ``make test`` runs every session (``nox`` from a virtualenv with nox and uv).
+"""The version matrix: ``make test`` runs every session (``nox`` from a virtualenv with nox and uv):
+``full`` and ``coinstall``, then the three ``compat`` legs side by side.
 
 - ``full``: Airflow 3.3 + pymilvus 3.x, lint, type check and the whole suite (real Milvus, dag.test()
   runs, the end-to-end runs through a real scheduler and triggerers, the browser tests).
@@ -42,7 +43,11 @@ def full(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
-@nox.parametrize(("airflow", "pymilvus"), [("2.11", "2.5"), ("3.1", "2.6"), ("3.2", "3.0")])
+@nox.parametrize(
+    ("airflow", "pymilvus"),
+    [("2.11", "2.5"), ("3.1", "2.6"), ("3.2", "3.0")],
+    ids=["airflow2.11-pymilvus2.5", "airflow3.1-pymilvus2.6", "airflow3.2-pymilvus3.0"],
+)
 def compat(session: nox.Session, airflow: str, pymilvus: str) -> None:
     """An older Airflow and pymilvus: unit, version-answer and real-Milvus integration tests."""
     session.install("-e", ".[test]", f"apache-airflow=={airflow}.*", f"pymilvus=={pymilvus}.*")
