@@ -29,6 +29,7 @@ COMPAT_TESTS = [
     "tests/integration/test_bulk_insert.py",
     "tests/integration/test_hook.py",
     "tests/integration/test_provider_cli.py",
+    "tests/integration/test_ingest.py",
 ]
 
 
