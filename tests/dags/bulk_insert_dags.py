@@ -64,3 +64,24 @@ with manual_dag("bulk_insert_then_flush_sensor_by_segment_ids", {"collection": "
     )
     imported >> flush >> wait
 DAGS[dag.dag_id] = dag
+
+
+# What a bulk-load DAG does on every supported Airflow: import, wait for it in the triggerer, then
+# flush and wait for that in the triggerer too.
+with manual_dag("bulk_insert_sensor_then_flush_deferred", {"collection": "c", "files": ["f.json"]}) as dag:
+    imported = MilvusBulkInsertOperator(
+        task_id="bulk_insert", collection_name="{{ params.collection }}", files="{{ params.files }}"
+    )
+    waited = MilvusImportStateSensor(
+        task_id="wait_for_import", import_task_id=imported.output, poke_interval=0.5, timeout=120, deferrable=True
+    )
+    flushed = MilvusFlushOperator(
+        task_id="flush",
+        collection_names="{{ params.collection }}",
+        wait_for_completion=True,
+        deferrable=True,
+        poll_interval=0.5,
+        wait_timeout=120,
+    )
+    imported >> waited >> flushed
+DAGS[dag.dag_id] = dag

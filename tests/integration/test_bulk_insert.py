@@ -171,3 +171,15 @@ def test_file_type_is_judged_by_the_server(milvus_client, import_dir, milvus_ver
     with pytest.raises(MilvusWaitFailed, match="unsupported file type") as err:
         wait_for_import(task_id)
     assert str(path) in err.value.result["failed_reason"]
+
+
+def test_import_sensor_and_flush_in_one_dag(airflow_db, milvus_client, import_dir):
+    name = make_collection(milvus_client)
+    run = run_dag(
+        dag("bulk_insert_sensor_then_flush_deferred"),
+        {"collection": name, "files": [write_parquet(import_dir, vectors(ROWS))]},
+    )
+    assert task_states(run) == {"bulk_insert": "success", "wait_for_import": "success", "flush": "success"}
+    assert xcom(run, "wait_for_import")["state"] == "ImportCompleted"
+    assert xcom(run, "flush")["flushed"] is True
+    assert row_count(milvus_client, name) == ROWS

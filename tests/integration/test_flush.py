@@ -158,3 +158,25 @@ def test_sensor_with_empty_segment_ids_after_import(airflow_db, milvus_client, i
         assert xcom(run, "flush")["collections"][name]["segment_ids"] == []
     else:
         legacy_milvus.note("a flush right after an import seals no new segment")
+
+
+def test_sensor_after_a_delete_only_flush_asks_milvus(airflow_db, milvus_client, monkeypatch):
+    """The sensor, given a flush result that sealed no segment, asks with the collection and
+    flush_ts and succeeds only on Milvus's True."""
+    from airflow_provider_milvus.hooks.milvus import MilvusHook
+    from airflow_provider_milvus.wait import FlushStateTarget, deadline_after, wait_sync
+
+    name = make_collection(milvus_client, rows=200)
+    first = MilvusHook().flush(name)
+    wait_sync(MilvusHook(), FlushStateTarget.from_flush_result(first), poll_interval=0.3, deadline=deadline_after(60))
+    milvus_client.delete(name, ids=list(range(30)))
+    answers = record_flush_state_answers(monkeypatch)
+
+    run = run_dag(dag("flush_then_sensor_deferrable"), {"collection": name})
+    assert task_states(run) == {"flush": "success", "wait": "success"}
+    info = xcom(run, "flush")["collections"][name]
+    assert info["segment_ids"] == []
+    assert answers and all(
+        asked == {"segment_ids": [], "collection_name": name, "flush_ts": info["flush_ts"]} for asked, _ in answers
+    )
+    assert answers[-1][1] is True
