@@ -12,6 +12,7 @@ import signal
 import subprocess
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,19 @@ from harness.processes import (
     stop_group,
     wait_until,
 )
+
+
+def start_until(
+    healthy: Callable[[subprocess.Popen], bool], args: list[str], log_path: Path, env: dict[str, str], timeout: float
+) -> subprocess.Popen:
+    """Start a process group and wait until ``healthy(process)``; stop it if that never comes."""
+    process = start_group(args, log_path, env)
+    try:
+        wait_until(f"airflow {args[1]} to be healthy", lambda: healthy(process), timeout)
+    except BaseException:
+        stop_group(process)
+        raise
+    return process
 
 
 def api_health(url: str) -> dict[str, Any] | None:
@@ -102,16 +116,11 @@ class AirflowStack:
         if busy:
             raise RuntimeError(f"Cannot start Airflow: port(s) {', '.join(busy)} on 127.0.0.1 already in use")
         self.home.mkdir(parents=True, exist_ok=True)
-        self.process = start_group([AIRFLOW, "standalone"], self.log_path, self.env)
-        try:
-            wait_until("the Airflow API", self._healthy, timeout)
-        except BaseException:
-            self.stop()
-            raise
+        self.process = start_until(self._healthy, [AIRFLOW, "standalone"], self.log_path, self.env, timeout)
         return self
 
-    def _healthy(self) -> bool:
-        if self.process is None or self.process.poll() is not None:
+    def _healthy(self, process: subprocess.Popen) -> bool:
+        if process.poll() is not None:
             raise RuntimeError(f"airflow standalone exited; see {self.log_path}")
         health = api_health(self.ui_url)
         return health is not None and all(
@@ -304,18 +313,12 @@ class ApiServer:
 
     def start(self, timeout: float = 120) -> ApiServer:
         self.cli("db", "migrate")
-        self.process = start_group(
-            [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(self.port)], self.log_path, self.env
-        )
-        try:
-            wait_until("airflow api-server", self._healthy, timeout)
-        except BaseException:
-            self.stop()
-            raise
+        args = [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = start_until(self._healthy, args, self.log_path, self.env, timeout)
         return self
 
-    def _healthy(self) -> bool:
-        if self.process is None or self.process.poll() is not None:
+    def _healthy(self, process: subprocess.Popen) -> bool:
+        if process.poll() is not None:
             raise RuntimeError(f"airflow api-server exited:\n{self.log_path.read_text()[-3000:]}")
         return api_health(self.url) is not None
 
