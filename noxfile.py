@@ -14,6 +14,8 @@ A session that cannot install fails the run; none is skipped.
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.options.default_venv_backend = "uv"
@@ -64,7 +66,10 @@ def compat(session: nox.Session, airflow: str, pymilvus: str) -> None:
 def coinstall(session: nox.Session, library: str) -> None:
     """The provider and a Milvus library resolve into one environment; the provider imports there."""
     session.install(".", library)
-    session.env["AIRFLOW_HOME"] = session.create_tmp()
+    # Import the installed provider, not the checkout: run from an empty directory of its own.
+    home = os.path.abspath(session.create_tmp())
+    session.env["AIRFLOW_HOME"] = home
+    session.chdir(home)
     name = library.split(">")[0]
     session.run(
         "python",
