@@ -17,6 +17,12 @@ def count(client, name: str) -> int:
     return int(row["count(*)"])
 
 
+def create_loaded_collection(name: str) -> None:
+    MilvusCreateCollectionOperator(
+        task_id="c", collection_name=name, schema=SCHEMA, index_params=INDEX, load=True
+    ).execute({})
+
+
 def test_ingest_from_xcom_in_batches(airflow_db, milvus_client):
     name = unique("ingest")
     run = run_dag(dag("ingest_from_xcom_insert"), {"collection": name, "rows": 1200})
@@ -47,9 +53,7 @@ def test_a_bad_row_fails_its_batch_with_the_reason_and_what_was_written(airflow_
     assert count(milvus_client, name) == 500
 
     name = unique("bad_row")
-    MilvusCreateCollectionOperator(
-        task_id="c", collection_name=name, schema=SCHEMA, index_params=INDEX, load=True
-    ).execute({})
+    create_loaded_collection(name)
     operator = MilvusIngestOperator(
         task_id="i",
         collection_name=name,
@@ -66,9 +70,7 @@ def test_a_bad_row_fails_its_batch_with_the_reason_and_what_was_written(airflow_
 
 def test_columns_are_rows_too(milvus_uri, milvus_client):
     name = unique("columns")
-    MilvusCreateCollectionOperator(
-        task_id="c", collection_name=name, schema=SCHEMA, index_params=INDEX, load=True
-    ).execute({})
+    create_loaded_collection(name)
     result = MilvusIngestOperator(
         task_id="i",
         collection_name=name,
