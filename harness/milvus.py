@@ -6,11 +6,15 @@ Runs the server shipped by the ``milvus`` PyPI package (Linux x86_64; install th
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -123,6 +127,14 @@ class EmbeddedMilvus:
                 time.sleep(1)
 
     def start(self) -> EmbeddedMilvus:
+        # One start at a time on this machine: the milvus package picks its internal ports (data
+        # coordinator, query node, ...) as "the next free one" when it starts, so two servers
+        # starting together can pick the same port and one of them fails to bind it. Once a server
+        # is up, its ports are taken and the next start picks others.
+        with _machine_lock("embedded-milvus-start"):
+            return self._start()
+
+    def _start(self) -> EmbeddedMilvus:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         etcd_client, etcd_peer = self._etcd_ports()
         for port, what in (
@@ -232,3 +244,14 @@ class EmbeddedMilvus:
 def tso(unix_seconds: float) -> int:
     """A Milvus hybrid timestamp: physical milliseconds shifted past 18 logical bits."""
     return int(unix_seconds * 1000) << 18
+
+
+@contextlib.contextmanager
+def _machine_lock(name: str) -> Iterator[None]:
+    """An exclusive lock shared by every process on this machine (a locked file in the temp dir)."""
+    with open(Path(tempfile.gettempdir()) / f"{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
