@@ -24,6 +24,12 @@ nox.options.reuse_venv = "no"
 
 PYTHON = "3.11"
 
+# What Airflow's own constraints pin and the matrix, resolving without them, must pin too:
+# Airflow 3.2.2 requires cadwyn and fastapi with no upper bound, and with cadwyn 8 / fastapi 0.137+
+# its execution API (which dag.test() and the workers use) fails to build ("Model
+# 'TITerminalStatePayload' needs a discriminator field").
+CONSTRAINTS = {"3.2": ["cadwyn<8", "fastapi<0.137"]}
+
 COMPAT_TESTS = [
     "tests/unit",
     "tests/milvus_versions",
@@ -53,7 +59,8 @@ def full(session: nox.Session) -> None:
 )
 def compat(session: nox.Session, airflow: str, pymilvus: str) -> None:
     """An older Airflow and pymilvus: unit, version-answer and real-Milvus integration tests."""
-    session.install("-e", ".[test]", f"apache-airflow=={airflow}.*", f"pymilvus=={pymilvus}.*")
+    pins = CONSTRAINTS.get(airflow, [])
+    session.install("-e", ".[test]", f"apache-airflow=={airflow}.*", f"pymilvus=={pymilvus}.*", *pins)
     session.run("pytest", "-v", "--durations=10", *(session.posargs or COMPAT_TESTS))
 
 
