@@ -135,11 +135,3 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("checks of Milvus 2.2/2.3-only behaviour not made on this server")
         for line in _UNCHECKED:
             terminalreporter.write_line(line)
-
-
-def pytest_collection_modifyitems(items):
-    """Tests that run DAGs through dag.test() (they use the metadata database) are marked
-    ``dag_test``, so that a matrix leg can leave them out (see noxfile.py)."""
-    for item in items:
-        if "airflow_db" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.dag_test)
