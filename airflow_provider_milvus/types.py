@@ -6,7 +6,7 @@ and events carry them as JSON primitives.
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 # Import states by name (Milvus's common_pb2.ImportState). Milvus 2.4+ reports only Pending,
 # Started, Completed and Failed; Persisted and FailedAndCleaned are Milvus 2.2/2.3 only.
@@ -82,3 +82,13 @@ class CreateCollectionResult(TypedDict):
     collection_name: str
     created: bool  # False: it existed with the same schema
     loaded: bool
+
+
+class TaskEnd(TypedDict):
+    """How a trigger ends its task in the triggerer (Airflow 3.3+), instead of resuming it on a
+    worker: what the task would have pushed as XCom, and what a timeout means for it."""
+
+    xcoms: dict[str, Any]  # pushed as they are on success (the task's return value, say)
+    result_xcom: str | None  # key under which the wait's result (an import state) is pushed on success
+    failure_xcom: str | None  # key under which the wait's result is pushed on failure
+    on_timeout: Literal["fail", "skip", "resume"]  # "resume": on a worker, which fails it as the task would

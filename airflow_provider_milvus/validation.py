@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any, Literal, overload
 
 from airflow_provider_milvus.exceptions import MilvusConfigError
 from airflow_provider_milvus.types import FlushTarget
+
+
+def parse_rendered_literal(value: Any) -> Any:
+    """A rendered template value as Python data.
+
+    Without ``render_template_as_native_obj`` a template renders a list, dict or tuple (an XCom,
+    a param) as its ``repr``; text that reads as a Python literal of one of those is parsed back.
+    Anything else is returned as it is.
+    """
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{", "("):
+        try:
+            return ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            return value
+    return value
+
+
+def is_template(value: Any) -> bool:
+    """Whether a value is Jinja text still to be rendered (in the triggerer, for a task started there)."""
+    return isinstance(value, str) and any(mark in value for mark in ("{{", "{%"))
 
 
 def validate_collection_names(collection_names: Any, name: str = "collection_names") -> list[str]:

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from airflow_provider_milvus.exceptions import MilvusError, MilvusWaitFailed, MilvusWaitTimeout
+from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError, MilvusWaitFailed, MilvusWaitTimeout
 from airflow_provider_milvus.types import IMPORT_COMPLETED, IMPORT_FAILED_STATES, FlushResult, FlushTarget, ImportState
-from airflow_provider_milvus.validation import validate_flush_target
+from airflow_provider_milvus.validation import parse_rendered_literal, validate_flush_target
 
 if TYPE_CHECKING:
     from airflow_provider_milvus.hooks.milvus import MilvusHook
@@ -253,6 +253,36 @@ class FlushStateTarget(WaitTarget):
             db_name=flush_result.get("db_name"),
             rpc_timeout=rpc_timeout,
         )
+
+    @classmethod
+    def from_inputs(
+        cls,
+        *,
+        segment_ids: Any = None,
+        collection_name: Any = None,
+        flush_ts: Any = None,
+        db_name: Any = None,
+        flush_result: Any = None,
+        rpc_timeout: float | None = None,
+    ) -> FlushStateTarget:
+        """From what a user gives the flush sensor, rendered (in a worker or in the triggerer): the
+        flush operator's whole result, or ``segment_ids`` with ``collection_name`` and ``flush_ts``."""
+        if flush_result is not None:
+            result = parse_rendered_literal(flush_result)
+            if (
+                not isinstance(result, dict)
+                or not isinstance(result.get("collections"), dict)
+                or not result["collections"]
+            ):
+                raise MilvusConfigError(f"flush_result must be the flush operator's result, got {flush_result!r}")
+            target = cls.from_flush_result(result, rpc_timeout=rpc_timeout)  # type: ignore[arg-type]
+            if db_name:
+                target.db_name = db_name
+            return target
+        entry = validate_flush_target(
+            parse_rendered_literal(segment_ids), collection_name, parse_rendered_literal(flush_ts)
+        )
+        return cls([entry], db_name=db_name or None, rpc_timeout=rpc_timeout)
 
     @property
     def description(self) -> str:

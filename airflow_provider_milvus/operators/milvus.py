@@ -12,6 +12,7 @@ from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError, M
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.schema import rows_from, schema_differences, validate_index_params, validate_schema
 from airflow_provider_milvus.triggers.milvus import (
+    DEFER_GRACE_SECONDS,
     MilvusFlushStateTrigger,
     MilvusImportStateTrigger,
     MilvusWaitTrigger,
@@ -23,15 +24,15 @@ from airflow_provider_milvus.types import (
     FlushResult,
     ImportState,
     IngestResult,
+    TaskEnd,
 )
 from airflow_provider_milvus.utils.mixins import (
-    DEFER_GRACE_SECONDS,
     MilvusHookMixin,
     default_deferrable,
     event_result,
-    parse_rendered_literal,
 )
 from airflow_provider_milvus.validation import (
+    parse_rendered_literal,
     validate_collection_names,
     validate_import_files,
     validate_import_options,
@@ -63,7 +64,9 @@ class _MilvusWaitingOperator(MilvusHookMixin, BaseOperator):
 
     :param wait_for_completion: Wait until Milvus reports the work done.
     :param deferrable: Wait in the triggerer instead of the worker (needs ``wait_for_completion``;
-        default: ``[operators] default_deferrable``).
+        default: ``[operators] default_deferrable``). On Airflow 3.3+ the trigger also ends the
+        task, pushing the XComs the operator would, so no worker resumes it; a task with outlets
+        resumes on a worker to record its asset events.
     :param poll_interval: Seconds between polls while waiting.
     :param wait_timeout: Total seconds to wait; None waits without limit. Enforced as an absolute
         deadline, in the triggerer too.
@@ -104,8 +107,15 @@ class _MilvusWaitingOperator(MilvusHookMixin, BaseOperator):
             self.hook, target, poll_interval=1.0, deadline=deadline_after(self.submit_timeout), logger=self.log
         )
 
-    def _wait(self, target: WaitTarget, trigger_cls: type[MilvusWaitTrigger], trigger_kwargs: dict) -> Any:
-        """Wait for the target here, or defer to the trigger (resuming in ``execute_complete``)."""
+    def _wait(
+        self,
+        target: WaitTarget,
+        trigger_cls: type[MilvusWaitTrigger],
+        trigger_kwargs: dict[str, Any],
+        end_task: TaskEnd | None = None,
+    ) -> Any:
+        """Wait for the target here, or defer to the trigger, which ends the task as ``end_task``
+        says or resumes it in ``execute_complete``."""
         deadline = deadline_after(self.wait_timeout)
         if self.deferrable:
             self.defer(
@@ -115,6 +125,7 @@ class _MilvusWaitingOperator(MilvusHookMixin, BaseOperator):
                     poll_interval=self.poll_interval,
                     deadline=deadline.isoformat() if deadline else None,
                     rpc_timeout=self.rpc_timeout,
+                    end_task=end_task,
                 ),
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.wait_timeout + DEFER_GRACE_SECONDS) if self.wait_timeout else None,
@@ -166,7 +177,12 @@ class MilvusFlushOperator(_MilvusWaitingOperator):
         # Kept for execute_complete: resuming from the triggerer starts a fresh operator.
         context["ti"].xcom_push(key=FLUSH_RESULT_KEY, value=result)
         target = FlushStateTarget.from_flush_result(result, rpc_timeout=self.rpc_timeout)
-        self._wait(target, MilvusFlushStateTrigger, {"collections": target.collections, "db_name": target.db_name})
+        self._wait(
+            target,
+            MilvusFlushStateTrigger,
+            {"collections": target.collections, "db_name": target.db_name},
+            self._task_end(xcoms={"return_value": {**result, "flushed": True}}),
+        )
         self._report_flush(context, result, flushed=True)
         return {**result, "flushed": True}
 
@@ -272,7 +288,14 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
             return task_id
         target = ImportStateTarget(task_id, rpc_timeout=self.rpc_timeout)
         try:
-            state = self._wait(target, MilvusImportStateTrigger, {"import_task_id": task_id})
+            state = self._wait(
+                target,
+                MilvusImportStateTrigger,
+                {"import_task_id": task_id},
+                self._task_end(
+                    xcoms={"return_value": task_id}, result_xcom="import_state", failure_xcom="import_state"
+                ),
+            )
         except MilvusWaitFailed as err:
             context["ti"].xcom_push(key="import_state", value=err.result)
             raise

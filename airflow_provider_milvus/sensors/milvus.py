@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
+import warnings
 from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensorOperator, PokeReturnValue
+from airflow.triggers.base import StartTriggerArgs
 
 from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusWaitTimeout
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.triggers.milvus import (
+    DEFER_GRACE_SECONDS,
     MilvusFlushStateTrigger,
     MilvusImportStateTrigger,
     MilvusWaitTrigger,
 )
-from airflow_provider_milvus.types import FlushResult
 from airflow_provider_milvus.utils.mixins import (
-    DEFER_GRACE_SECONDS,
+    TRIGGERER_RUNS_TASKS,
     MilvusHookMixin,
     default_deferrable,
     event_result,
-    parse_rendered_literal,
+    triggerer_input,
 )
-from airflow_provider_milvus.validation import validate_flush_target, validate_import_task_id, validate_positive
+from airflow_provider_milvus.validation import validate_import_task_id, validate_positive
 from airflow_provider_milvus.wait import FlushStateTarget, ImportStateTarget, WaitTarget, poll_once
 
 if TYPE_CHECKING:
@@ -40,7 +42,18 @@ class MilvusWaitSensor(MilvusHookMixin, BaseSensorOperator):
     :param deferrable: Wait in the triggerer, freeing the worker slot (default: ``[operators]
         default_deferrable``). ``poke_interval`` is then the poll interval and ``timeout`` an
         absolute deadline kept by the trigger.
+    :param start_from_trigger: Airflow 3.3+: the scheduler starts the wait in the triggerer and
+        the trigger ends the task there (success with the sensor's XCom, failure with Milvus's
+        reason, a skip for a timeout with ``soft_fail``), so no worker runs it; the first poll
+        comes at once. Inputs may be literals, templates (a ``ti.xcom_pull`` with
+        ``map_indexes``) or a task's ``.output``. A sensor with outlets resumes on a worker to
+        record its asset events; a mapped one starts on a worker (Airflow starts no mapped task
+        in the triggerer) and still ends in the triggerer. Before Airflow 3.3 the sensor defers
+        from a worker instead (with a warning).
     """
+
+    #: XCom key of the wait's result when the trigger ends the task (None: the sensor returns None).
+    result_xcom: str | None = None
 
     def __init__(
         self,
@@ -48,12 +61,39 @@ class MilvusWaitSensor(MilvusHookMixin, BaseSensorOperator):
         milvus_conn_id: str = MilvusHook.default_conn_name,
         rpc_timeout: float | None = None,
         deferrable: bool = default_deferrable(),
+        start_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._set_milvus_arguments(milvus_conn_id, rpc_timeout)
-        self.deferrable = deferrable
+        self.deferrable = deferrable or start_from_trigger
         validate_positive(self.poke_interval, "poke_interval")
+        self.ends_in_triggerer = start_from_trigger and TRIGGERER_RUNS_TASKS
+        if start_from_trigger and not TRIGGERER_RUNS_TASKS:
+            warnings.warn(
+                "start_from_trigger needs Airflow 3.3+; the sensor defers from a worker instead",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _start_from_trigger(self, trigger_cls: type[MilvusWaitTrigger], inputs: dict[str, Any]) -> None:
+        """Have the scheduler start the trigger with the sensor's inputs (rendered in the triggerer);
+        called by each sensor once its inputs are set."""
+        if not self.ends_in_triggerer:
+            return
+        self.start_from_trigger = True
+        self.start_trigger_args = StartTriggerArgs(
+            trigger_cls=f"{trigger_cls.__module__}.{trigger_cls.__qualname__}",
+            trigger_kwargs={
+                **{name: triggerer_input(name, value) for name, value in inputs.items()},
+                **self._trigger_kwargs(None),
+                "timeout": self.timeout,
+                "poll_at_once": True,
+            },
+            next_method="execute_complete",
+            next_kwargs=None,
+            timeout=timedelta(seconds=self.timeout + DEFER_GRACE_SECONDS),
+        )
 
     @abstractmethod
     def wait_target(self) -> WaitTarget:
@@ -106,12 +146,15 @@ class MilvusWaitSensor(MilvusHookMixin, BaseSensorOperator):
         self.on_done(context, value)
         return value
 
-    def _trigger_kwargs(self, deadline: str) -> dict[str, Any]:
+    def _trigger_kwargs(self, deadline: str | None) -> dict[str, Any]:
         return {
             "milvus_conn_id": self.milvus_conn_id,
             "poll_interval": self.poke_interval,
             "deadline": deadline,
             "rpc_timeout": self.rpc_timeout,
+            "end_task": self._task_end(result_xcom=self.result_xcom, on_timeout="skip" if self.soft_fail else "resume")
+            if self.ends_in_triggerer
+            else None,
         }
 
 
@@ -157,24 +200,20 @@ class MilvusFlushStateSensor(MilvusWaitSensor):
         self.flush_ts = flush_ts
         self.db_name = db_name
         self.flush_result = flush_result
+        self._start_from_trigger(
+            MilvusFlushStateTrigger,
+            {name: getattr(self, name) for name in self.template_fields},
+        )
 
     def wait_target(self) -> FlushStateTarget:
-        if self.flush_result is not None:
-            result = parse_rendered_literal(self.flush_result)
-            if (
-                not isinstance(result, dict)
-                or not isinstance(result.get("collections"), dict)
-                or not result["collections"]
-            ):
-                raise MilvusConfigError(f"flush_result must be the flush operator's result, got {self.flush_result!r}")
-            target = FlushStateTarget.from_flush_result(cast(FlushResult, result), rpc_timeout=self.rpc_timeout)
-            if self.db_name:
-                target.db_name = self.db_name
-            return target
-        entry = validate_flush_target(
-            parse_rendered_literal(self.segment_ids), self.collection_name, parse_rendered_literal(self.flush_ts)
+        return FlushStateTarget.from_inputs(
+            segment_ids=self.segment_ids,
+            collection_name=self.collection_name,
+            flush_ts=self.flush_ts,
+            db_name=self.db_name,
+            flush_result=self.flush_result,
+            rpc_timeout=self.rpc_timeout,
         )
-        return FlushStateTarget([entry], db_name=self.db_name or None, rpc_timeout=self.rpc_timeout)
 
     def build_trigger(self, target: FlushStateTarget, deadline: str) -> MilvusFlushStateTrigger:
         return MilvusFlushStateTrigger(
@@ -198,10 +237,12 @@ class MilvusImportStateSensor(MilvusWaitSensor):
     """
 
     template_fields: Sequence[str] = ("import_task_id",)
+    result_xcom = "return_value"
 
     def __init__(self, *, import_task_id: int | str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.import_task_id = import_task_id
+        self._start_from_trigger(MilvusImportStateTrigger, {"import_task_id": import_task_id})
 
     def wait_target(self) -> ImportStateTarget:
         return ImportStateTarget(validate_import_task_id(self.import_task_id), rpc_timeout=self.rpc_timeout)

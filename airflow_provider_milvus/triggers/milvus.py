@@ -1,7 +1,11 @@
 """Triggers that wait in the triggerer for a Milvus flush or import to finish.
 
 Their kwargs are JSON primitives only (a connection ID, never a secret) and carry an absolute
-deadline, so a trigger rebuilt after a triggerer restart keeps the original deadline.
+deadline (or take Airflow's trigger timeout as one), so a trigger rebuilt after a triggerer restart
+keeps the original deadline.
+
+On Airflow 3.3+ a trigger given ``end_task`` ends its task itself: it pushes the task's XComs
+through the triggerer and succeeds, fails or skips the task, so no worker resumes it.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pendulum
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseTrigger, TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent, TriggerEvent
 
 from airflow_provider_milvus import DEFAULT_CONN_ID
 from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError, MilvusWaitFailed, MilvusWaitTimeout
-from airflow_provider_milvus.types import FlushTarget
+from airflow_provider_milvus.types import FlushTarget, TaskEnd
 from airflow_provider_milvus.validation import (
+    is_template,
     validate_flush_target,
     validate_import_task_id,
     validate_positive,
@@ -29,6 +34,11 @@ from airflow_provider_milvus.wait import (
     WaitTarget,
     wait_async,
 )
+
+# A task's own deadline (the sensor's timeout, the operator's wait_timeout) is enforced by its
+# trigger, which reports it clearly and honours soft_fail; the trigger timeout given to Airflow is
+# this much later, only a backstop should the trigger never report.
+DEFER_GRACE_SECONDS = 60
 
 
 def _parse_deadline(deadline: Any) -> pendulum.DateTime | None:
@@ -53,6 +63,15 @@ class MilvusWaitTrigger(BaseTrigger):
     :param poll_interval: Seconds between polls (spread by a little jitter).
     :param deadline: Absolute deadline, ISO 8601 (UTC); None waits forever.
     :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
+    :param timeout: Seconds to wait, for a trigger the scheduler starts (no ``deadline`` known
+        then): the deadline is Airflow's timeout of this trigger, set when it was created, less
+        ``DEFER_GRACE_SECONDS``.
+    :param poll_at_once: Poll as soon as the trigger runs. Otherwise the first poll comes one
+        interval (plus jitter) later: the task asked Milvus just before deferring, and a trigger
+        firing within seconds of a worker's deferral can get its task marked failed in Airflow
+        3.3 (apache/airflow#71580).
+    :param end_task: End the task here (Airflow 3.3+): see :class:`~airflow_provider_milvus.types.TaskEnd`.
+        Used only when the triggerer gives the trigger its task instance.
     """
 
     def __init__(
@@ -62,6 +81,9 @@ class MilvusWaitTrigger(BaseTrigger):
         poll_interval: float = 5.0,
         deadline: str | None = None,
         rpc_timeout: float | None = None,
+        timeout: float | None = None,
+        poll_at_once: bool = False,
+        end_task: TaskEnd | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(milvus_conn_id, str) or not milvus_conn_id:
@@ -71,6 +93,11 @@ class MilvusWaitTrigger(BaseTrigger):
         self.deadline = deadline
         self._deadline = _parse_deadline(deadline)
         self.rpc_timeout = validate_positive(rpc_timeout, "rpc_timeout", optional=True)
+        self.timeout = validate_positive(timeout, "timeout", optional=True)
+        self.poll_at_once = bool(poll_at_once)
+        if end_task is not None and (not isinstance(end_task, dict) or not isinstance(end_task.get("xcoms"), dict)):
+            raise MilvusConfigError(f"end_task must be a dict with xcoms, got {end_task!r}")
+        self.end_task = end_task
 
     @abstractmethod
     def target(self) -> WaitTarget:
@@ -92,41 +119,100 @@ class MilvusWaitTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 "rpc_timeout": self.rpc_timeout,
+                "timeout": self.timeout,
+                "poll_at_once": self.poll_at_once,
+                "end_task": self.end_task,
             },
         )
 
+    def _run_deadline(self) -> pendulum.DateTime | None:
+        if self._deadline is not None or self.timeout is None:
+            return self._deadline
+        # Started by the scheduler: Airflow set this trigger's timeout (timeout + grace) when it
+        # created it, and keeps it across triggerer restarts.
+        timeout_after = getattr(self, "timeout_after", None)
+        if timeout_after is not None:
+            return pendulum.instance(timeout_after, tz="UTC").subtract(seconds=DEFER_GRACE_SECONDS)
+        return pendulum.now("UTC").add(seconds=self.timeout)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        target = self.target()
+        result: Any = None
+        description = "Milvus"
         try:
+            # Inputs rendered in the triggerer (a task started here) are checked only now.
+            target = self.target()
+            description = target.description
             # The triggerer imports this module on its event loop; the hook's module loads pymilvus
             # (about half a second the first time), so it is imported off the loop.
             hooks = await asyncio.to_thread(importlib.import_module, "airflow_provider_milvus.hooks.milvus")
             hook = hooks.MilvusHook(milvus_conn_id=self.milvus_conn_id)
-            # The task asked Milvus just before deferring: the first poll here waits one interval.
-            # (That also keeps clear of an Airflow 3.3 race, apache/airflow#71580, in which a
-            # trigger firing within seconds of the deferral can get its task marked failed.)
             result = await wait_async(
                 hook,
                 target,
                 poll_interval=self.poll_interval,
-                deadline=self._deadline,
+                deadline=self._run_deadline(),
                 logger=self.log,
-                first_poll_after=self.poll_interval,
+                first_poll_after=0.0 if self.poll_at_once else self.poll_interval,
             )
         except MilvusWaitTimeout as err:
-            yield TriggerEvent({"status": "timeout", "message": str(err)})
+            payload = {"status": "timeout", "message": str(err)}
         except MilvusWaitFailed as err:
-            yield TriggerEvent({"status": "error", "message": str(err), **self.success_payload(err.result)})
+            result = err.result
+            payload = {"status": "error", "message": str(err), **self.success_payload(result)}
         except (MilvusError, MilvusConfigError) as err:
-            yield TriggerEvent({"status": "error", "message": f"Waiting for {target.description}: {err}"})
+            payload = {"status": "error", "message": f"Waiting for {description}: {err}"}
         else:
-            yield TriggerEvent(
-                {"status": "success", "message": f"{target.description} done", **self.success_payload(result)}
-            )
+            payload = {"status": "success", "message": f"{description} done", **self.success_payload(result)}
+        task_instance = getattr(self, "task_instance", None)
+        if self.end_task is None or task_instance is None:
+            yield TriggerEvent(payload)
+        else:
+            yield await self._end_task(self.end_task, task_instance, payload, result)
+
+    async def _end_task(self, end: TaskEnd, task_instance: Any, payload: dict[str, Any], result: Any) -> TriggerEvent:
+        """The event that ends the task here, after pushing what it would have pushed."""
+        status = payload["status"]
+        if status == "success":
+            self.log.info("%s: the task succeeds", payload["message"])
+            xcoms = dict(end["xcoms"])
+            if end.get("result_xcom"):
+                xcoms[end["result_xcom"]] = result  # type: ignore[index]
+            await _push_xcoms(task_instance, xcoms)
+            return TaskSuccessEvent()
+        if status == "timeout":
+            if end.get("on_timeout") == "resume":
+                return TriggerEvent(payload)
+            if end.get("on_timeout") == "skip":
+                self.log.warning("%s: skipping the task (soft_fail)", payload["message"])
+                return TaskSkippedEvent()
+        self.log.error("%s", payload["message"])
+        if end.get("failure_xcom") and result is not None:
+            await _push_xcoms(task_instance, {end["failure_xcom"]: result})  # type: ignore[dict-item]
+        return TaskFailedEvent()
+
+
+async def _push_xcoms(task_instance: Any, xcoms: dict[str, Any]) -> None:
+    """Push XComs of the trigger's task through the triggerer's supervisor (Airflow 3.3+). (The
+    ``xcoms`` of a TaskSuccessEvent reach the database encoded twice: a string arrives quoted.)"""
+    from airflow.sdk.execution_time.xcom import XCom
+
+    for key, value in xcoms.items():
+        await XCom.aset(
+            key,
+            value,
+            dag_id=task_instance.dag_id,
+            task_id=task_instance.task_id,
+            run_id=task_instance.run_id,
+            map_index=task_instance.map_index if task_instance.map_index is not None else -1,
+        )
 
 
 class MilvusFlushStateTrigger(MilvusWaitTrigger):
     """Waits until the segments of one or more flushed collections are persisted.
+
+    Give ``collections``, or (for a sensor the scheduler starts here) the flush sensor's own inputs,
+    ``flush_result`` or ``segment_ids`` with ``collection_name`` and ``flush_ts``, which the
+    triggerer renders before the trigger runs.
 
     :param collections: ``[{"collection_name": str | None, "segment_ids": [int], "flush_ts": int |
         None}]``, one entry per collection of the flush (``collection_name`` may be None when only
@@ -136,25 +222,56 @@ class MilvusFlushStateTrigger(MilvusWaitTrigger):
     """
 
     def __init__(
-        self, *, collections: list[FlushTarget] | list[dict[str, Any]], db_name: str | None = None, **kwargs: Any
+        self,
+        *,
+        collections: list[FlushTarget] | list[dict[str, Any]] | None = None,
+        db_name: str | None = None,
+        segment_ids: Any = None,
+        collection_name: Any = None,
+        flush_ts: Any = None,
+        flush_result: Any = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not isinstance(collections, list) or not collections:
-            raise MilvusConfigError(f"collections must be a non-empty list, got {collections!r}")
-        for entry in collections:
-            if not isinstance(entry, dict) or "segment_ids" not in entry:
-                raise MilvusConfigError(f"collections entries need segment_ids, got {entry!r}")
-        self.collections = [
-            validate_flush_target(c["segment_ids"], c.get("collection_name"), c.get("flush_ts"), "collections entry")
-            for c in collections
-        ]
         self.db_name = db_name
+        self.segment_ids = segment_ids
+        self.collection_name = collection_name
+        self.flush_ts = flush_ts
+        self.flush_result = flush_result
+        self.collections: list[FlushTarget] | None = None
+        if collections is not None:
+            if not isinstance(collections, list) or not collections:
+                raise MilvusConfigError(f"collections must be a non-empty list, got {collections!r}")
+            for entry in collections:
+                if not isinstance(entry, dict) or "segment_ids" not in entry:
+                    raise MilvusConfigError(f"collections entries need segment_ids, got {entry!r}")
+            self.collections = [
+                validate_flush_target(
+                    c["segment_ids"], c.get("collection_name"), c.get("flush_ts"), "collections entry"
+                )
+                for c in collections
+            ]
+        elif not any(is_template(value) for value in self._inputs().values()):
+            self.target()  # checked now when there is nothing left to render
+
+    def _inputs(self) -> dict[str, Any]:
+        return {
+            "segment_ids": self.segment_ids,
+            "collection_name": self.collection_name,
+            "flush_ts": self.flush_ts,
+            "db_name": self.db_name,
+            "flush_result": self.flush_result,
+        }
 
     def target(self) -> FlushStateTarget:
-        return FlushStateTarget(self.collections, db_name=self.db_name, rpc_timeout=self.rpc_timeout)
+        if self.collections is not None:
+            return FlushStateTarget(self.collections, db_name=self.db_name, rpc_timeout=self.rpc_timeout)
+        return FlushStateTarget.from_inputs(**self._inputs(), rpc_timeout=self.rpc_timeout)
 
     def target_kwargs(self) -> dict[str, Any]:
-        return {"collections": self.collections, "db_name": self.db_name}
+        if self.collections is not None:
+            return {"collections": self.collections, "db_name": self.db_name}
+        return self._inputs()
 
     def success_payload(self, result: Any) -> dict[str, Any]:
         return {"flushed": bool(result)}
@@ -163,19 +280,20 @@ class MilvusFlushStateTrigger(MilvusWaitTrigger):
 class MilvusImportStateTrigger(MilvusWaitTrigger):
     """Waits until an import (bulk insert) task reaches ImportCompleted; fails on ImportFailed.
 
-    :param import_task_id: The import task ID returned by the Import RPC.
+    :param import_task_id: The import task ID returned by the Import RPC (or, for a sensor the
+        scheduler starts here, a template the triggerer renders to it).
     """
 
-    def __init__(self, *, import_task_id: int, **kwargs: Any) -> None:
+    def __init__(self, *, import_task_id: int | str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.import_task_id = validate_import_task_id(import_task_id)
+        self.import_task_id = import_task_id if is_template(import_task_id) else validate_import_task_id(import_task_id)
 
     def target(self) -> ImportStateTarget:
-        return ImportStateTarget(self.import_task_id, rpc_timeout=self.rpc_timeout)
+        return ImportStateTarget(validate_import_task_id(self.import_task_id), rpc_timeout=self.rpc_timeout)
 
     def target_kwargs(self) -> dict[str, Any]:
         return {"import_task_id": self.import_task_id}
 
     def success_payload(self, result: Any) -> dict[str, Any]:
         # The ID comes from the trigger, never from the state: Milvus 2.4+ reports id=0 there.
-        return {"import_task_id": self.import_task_id, "import_state": result}
+        return {"import_task_id": validate_import_task_id(self.import_task_id), "import_state": result}

@@ -1,46 +1,41 @@
 """What the operators and the sensors share: the connection and hook, the deferral settings,
-reading rendered template values, and turning a trigger's event into a result or an error.
+ending a task in the triggerer, and turning a trigger's event into a result or an error.
 
 Operators and sensors both import from here, never from each other.
 """
 
 from __future__ import annotations
 
-import ast
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from airflow.providers.common.compat.sdk import conf
+from airflow.triggers.base import BaseTrigger
 
 from airflow_provider_milvus.assets.milvus import outlet_collection
-from airflow_provider_milvus.exceptions import MilvusWaitFailed, MilvusWaitTimeout
+from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusWaitFailed, MilvusWaitTimeout
 from airflow_provider_milvus.hooks.milvus import MilvusHook
+from airflow_provider_milvus.types import TaskEnd
 from airflow_provider_milvus.validation import validate_positive
 
-# A task's own deadline (the sensor's timeout, the operator's wait_timeout) is enforced by its
-# trigger, which reports it clearly and honours soft_fail; the deferral timeout given to Airflow is
-# this much later, only a backstop should the trigger never report.
-DEFER_GRACE_SECONDS = 60
+
+def _triggerer_runs_tasks() -> bool:
+    try:
+        from airflow.sdk.bases.xcom import BaseXCom
+    except ImportError:  # Airflow 2
+        return False
+    return hasattr(BaseTrigger, "render_template_fields") and hasattr(BaseXCom, "aset")
+
+
+# Airflow 3.3+: the triggerer renders the templates of a task the scheduler starts there
+# (start_from_trigger), and a trigger can push its task's XComs and end it. Older versions resume
+# every deferred task on a worker.
+TRIGGERER_RUNS_TASKS = _triggerer_runs_tasks()
 
 
 def default_deferrable() -> bool:
     """``[operators] default_deferrable``, the default of every ``deferrable`` parameter here."""
     return conf.getboolean("operators", "default_deferrable", fallback=False)
-
-
-def parse_rendered_literal(value: Any) -> Any:
-    """A rendered template value as Python data.
-
-    Without ``render_template_as_native_obj`` a template renders a list, dict or tuple (an XCom,
-    a param) as its ``repr``; text that reads as a Python literal of one of those is parsed back.
-    Anything else is returned as it is.
-    """
-    if isinstance(value, str) and value.strip()[:1] in ("[", "{", "("):
-        try:
-            return ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            return value
-    return value
 
 
 def event_result(event: dict[str, Any] | None) -> dict[str, Any]:
@@ -72,6 +67,25 @@ class MilvusHookMixin:
     def hook(self) -> MilvusHook:
         return MilvusHook(milvus_conn_id=self.milvus_conn_id)
 
+    def _task_end(
+        self,
+        *,
+        xcoms: dict[str, Any] | None = None,
+        result_xcom: str | None = None,
+        failure_xcom: str | None = None,
+        on_timeout: Literal["fail", "skip", "resume"] = "fail",
+    ) -> TaskEnd | None:
+        """How a trigger ends this task in the triggerer, pushing what the task would push; None to
+        resume it on a worker: before Airflow 3.3, and for a task with outlets (a task ended in the
+        triggerer records no asset events)."""
+        if not TRIGGERER_RUNS_TASKS or getattr(self, "outlets", None):
+            return None
+        xcoms = {key: value for key, value in (xcoms or {}).items() if value is not None}
+        if not getattr(self, "do_xcom_push", True):
+            xcoms.pop("return_value", None)
+            result_xcom = None if result_xcom == "return_value" else result_xcom
+        return TaskEnd(xcoms=xcoms, result_xcom=result_xcom, failure_xcom=failure_xcom, on_timeout=on_timeout)
+
     def _report_to_outlets(self, context: Any, collection_names: list[str] | None, extra: dict[str, Any]) -> None:
         """Attach what the task did to the asset events of its ``milvus://`` outlets naming one of
         ``collection_names`` (every ``milvus://`` outlet if None); other outlets are left alone."""
@@ -82,3 +96,33 @@ class MilvusHookMixin:
             collection = outlet_collection(str(getattr(outlet, "uri", "")))
             if collection is not None and (collection_names is None or collection[1] in collection_names):
                 events[outlet].extra.update(extra)
+
+
+def triggerer_input(name: str, value: Any) -> Any:
+    """A task input as the triggerer can render it, for a task the scheduler starts there.
+
+    The triggerer renders templates but does not resolve an ``XComArg`` (it would get its repr),
+    so ``task.output`` becomes the template that pulls it; and its ``ti.xcom_pull`` needs
+    ``map_indexes`` (without it the triggerer's supervisor cannot answer, and the trigger would
+    wait forever), so a template without it is refused here, when the DAG is parsed.
+    """
+    from airflow.sdk.definitions.xcom_arg import PlainXComArg, XComArg
+
+    if isinstance(value, PlainXComArg):
+        producer = value.operator
+        if getattr(producer, "is_mapped", False):
+            raise MilvusConfigError(
+                f"{name}: the output of the mapped task {producer.task_id!r} holds one value per map index; map "
+                f"the sensor over it (.partial(...).expand({name}={producer.task_id}.output))"
+            )
+        return f"{{{{ ti.xcom_pull(task_ids={producer.task_id!r}, key={value.key!r}, map_indexes=-1) }}}}"
+    if isinstance(value, XComArg):
+        raise MilvusConfigError(
+            f"{name}: a {type(value).__name__} cannot be resolved in the triggerer; give a task's .output or a template"
+        )
+    if isinstance(value, str) and "xcom_pull(" in value and "map_indexes" not in value:
+        raise MilvusConfigError(
+            f"{name}: in the triggerer (start_from_trigger), ti.xcom_pull needs map_indexes, e.g. "
+            f"map_indexes=-1 for an unmapped task; got {value!r}"
+        )
+    return value

@@ -5,92 +5,28 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 import sqlite3
-import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pendulum
-import pytest
 
 from airflow_provider_milvus.hooks.milvus import MilvusHook
-from harness.airflow import AirflowStack, trigger_log_times
+from harness.airflow import trigger_log_times
 from harness.milvus import tso
 from harness.processes import wait_until
+from tests.e2e.helpers import (
+    ASSET_DAGS,
+    EXAMPLE_DAG,
+    RUN_TIMEOUT,
+    SECRET_PASSWORD,
+    SECRET_TOKEN,
+    flush_when_deferred,
+    run,
+    trigger_logs,
+    wait_deferred,
+)
 from tests.integration.helpers import make_collection, row_count, vectors, write_json, write_parquet
-
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE_DAG = "example_milvus_bulk_load"
-ASSET_DAGS = ["example_milvus_write_asset", "example_milvus_search_on_asset"]
-E2E_DAGS = [
-    *ASSET_DAGS,
-    "e2e_bulk_insert",
-    "e2e_bulk_insert_retry",
-    "e2e_flush_wait",
-    "e2e_flush_timeout",
-    "e2e_flush_timeout_soft_fail",
-    "e2e_flush_deadline",
-    "e2e_secrets",
-]
-# Credentials of the secrets test: Milvus without authorization ignores them, logs must too.
-SECRET_PASSWORD = "pw-7f3a9c1e-never-logged"
-SECRET_TOKEN = "tok-51d2b8e4-never-logged"
-RUN_TIMEOUT = 180
-
-
-def trigger_logs(stack: AirflowStack, dag_id: str, run_id: str) -> list[Path]:
-    return list((stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}").rglob("attempt=*.log.trigger.*.log"))
-
-
-def wait_deferred(stack: AirflowStack, dag_id: str, run_id: str) -> None:
-    """Until a task of the run has deferred and its trigger runs in the triggerer."""
-    wait_until(f"a trigger of {dag_id} {run_id}", lambda: trigger_logs(stack, dag_id, run_id), RUN_TIMEOUT, 0.5)
-
-
-def flush_when_deferred(stack: AirflowStack, dag_id: str, run_id: str, collection: str, client) -> threading.Thread:
-    """Once the sensor's trigger runs, insert a row and flush: the checkpoint then passes its flush_ts."""
-
-    def work() -> None:
-        wait_deferred(stack, dag_id, run_id)
-        time.sleep(2)  # let the trigger poll "not flushed" at least once
-        client.insert(collection, vectors(1, start=10**6))
-        MilvusHook().flush(collection)
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    return thread
-
-
-@pytest.fixture(scope="module")
-def stack(milvus_server, tmp_path_factory):
-    dags = tmp_path_factory.mktemp("dags")
-    for dag_file in [*(ROOT / "example_dags").glob("*.py"), Path(__file__).parent / "dags" / "e2e_dags.py"]:
-        shutil.copy(dag_file, dags)
-    address = milvus_server["uri"].removeprefix("http://")
-    env = {
-        "AIRFLOW_CONN_MILVUS_DEFAULT": f"milvus://{address}",
-        "AIRFLOW_CONN_MILVUS_PASSWORD": f"milvus://reader:{SECRET_PASSWORD}@{address}",
-        "AIRFLOW_CONN_MILVUS_TOKEN": f"milvus://{address}?token={SECRET_TOKEN}",
-        "MILVUS_IMPORT_DIR": str(milvus_server["import_dir"]),
-        # A killed triggerer's triggers go to a live one once its heartbeat is this old.
-        "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
-    }
-    airflow = AirflowStack(tmp_path_factory.mktemp("airflow-home"), dags, env).start()
-    try:
-        airflow.wait_parsed([EXAMPLE_DAG, *E2E_DAGS])
-        yield airflow
-    finally:
-        airflow.stop()
-
-
-def run(stack: AirflowStack, dag_id: str, conf: dict, while_running=None) -> tuple[str, dict]:
-    run_id = stack.trigger(dag_id, conf)
-    if while_running:
-        while_running(run_id)
-    state = stack.wait_run(dag_id, run_id, RUN_TIMEOUT)
-    return state, {(t.task_id, t.map_index): t for t in stack.task_results(dag_id, run_id)}
 
 
 def test_bulk_load_example_succeeds_with_deferred_sensors(stack, milvus_client):

@@ -9,7 +9,7 @@ import pytest
 from airflow_provider_milvus.exceptions import MilvusConfigError
 from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator, MilvusFlushOperator
 from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor, MilvusImportStateSensor
-from airflow_provider_milvus.utils.mixins import parse_rendered_literal
+from airflow_provider_milvus.validation import parse_rendered_literal
 
 
 @pytest.fixture(autouse=True)

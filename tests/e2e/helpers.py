@@ -1,0 +1,77 @@
+"""What the end-to-end tests share: the DAGs the stack parses, and running and reading them."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_milvus.hooks.milvus import MilvusHook
+from harness.airflow import AirflowStack
+from harness.processes import wait_until
+from tests.integration.helpers import vectors
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_DAG = "example_milvus_bulk_load"
+ASSET_DAGS = ["example_milvus_write_asset", "example_milvus_search_on_asset"]
+E2E_DAGS = [
+    *ASSET_DAGS,
+    "e2e_bulk_insert",
+    "e2e_bulk_insert_retry",
+    "e2e_flush_wait",
+    "e2e_flush_timeout",
+    "e2e_flush_timeout_soft_fail",
+    "e2e_flush_deadline",
+    "e2e_secrets",
+    "e2e_start_from_trigger",
+    "e2e_start_from_trigger_import",
+    "e2e_start_from_trigger_timeout",
+]
+# Credentials of the secrets test: Milvus without authorization ignores them, logs must too.
+SECRET_PASSWORD = "pw-7f3a9c1e-never-logged"
+SECRET_TOKEN = "tok-51d2b8e4-never-logged"
+RUN_TIMEOUT = 180
+
+
+def trigger_logs(stack: AirflowStack, dag_id: str, run_id: str) -> list[Path]:
+    return list((stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}").rglob("attempt=*.log.trigger.*.log"))
+
+
+def wait_deferred(stack: AirflowStack, dag_id: str, run_id: str) -> None:
+    """Until a task of the run has deferred and its trigger runs in the triggerer."""
+    wait_until(f"a trigger of {dag_id} {run_id}", lambda: trigger_logs(stack, dag_id, run_id), RUN_TIMEOUT, 0.5)
+
+
+def flush_when_deferred(stack: AirflowStack, dag_id: str, run_id: str, collection: str, client) -> threading.Thread:
+    """Once the sensor's trigger runs, insert a row and flush: the checkpoint then passes its flush_ts."""
+
+    def work() -> None:
+        wait_deferred(stack, dag_id, run_id)
+        time.sleep(2)  # let the trigger poll "not flushed" at least once
+        client.insert(collection, vectors(1, start=10**6))
+        MilvusHook().flush(collection)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread
+
+
+def run(stack: AirflowStack, dag_id: str, conf: dict, while_running=None) -> tuple[str, dict]:
+    run_id = stack.trigger(dag_id, conf)
+    if while_running:
+        while_running(run_id)
+    state = stack.wait_run(dag_id, run_id, RUN_TIMEOUT)
+    return state, {(t.task_id, t.map_index): t for t in stack.task_results(dag_id, run_id)}
+
+
+def task_instances(stack: AirflowStack, dag_id: str, run_id: str) -> dict[tuple[str, int], dict[str, Any]]:
+    """The run's task instances as the metadata database holds them, by (task_id, map_index)."""
+    with sqlite3.connect(stack.home / "airflow.db") as db:
+        db.row_factory = sqlite3.Row
+        rows = db.execute(
+            "SELECT task_id, map_index, state, hostname, pid, try_number FROM task_instance WHERE dag_id = ? AND run_id = ?",
+            (dag_id, run_id),
+        ).fetchall()
+    return {(row["task_id"], row["map_index"]): dict(row) for row in rows}
