@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 NOX_VENV ?= .nox-venv
 NOX := $(NOX_VENV)/bin/nox
 
-.PHONY: demo test venv browser bench $(addprefix compat-,$(COMPAT_LEGS))
+.PHONY: demo test venv browser bench bench-dag $(addprefix compat-,$(COMPAT_LEGS))
 
 # The UI tests drive Debian's Chromium; Playwright never downloads a browser here.
 CHROMIUM ?= /usr/bin/chromium
@@ -34,6 +34,9 @@ browser: $(CHROMIUM)
 
 bench: $(BIN)/airflow
 	$(BIN)/python -m benchmarks.triggerer_scale $(BENCH_ARGS)
+
+bench-dag: $(BIN)/airflow
+	$(BIN)/python -m benchmarks.dag_waits $(BENCH_ARGS)
 
 demo: $(BIN)/airflow
 	$(BIN)/python -m demo $(DEMO_ARGS)

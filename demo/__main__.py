@@ -69,11 +69,13 @@ def main() -> None:
         say(f"triggered {DAG_ID} run {run_id} (collection {collection!r}); waiting up to {args.timeout:.0f}s ...")
         state = stack.wait_run(DAG_ID, run_id, args.timeout)
 
-        print(f"\n{'task':<18} {'map':>4} {'state':<10} {'duration':>9}  deferred (time its trigger ran)")
+        print(f"\n{'task':<18} {'map':>4} {'state':<10} {'duration':>9} {'worker runs':>12}  deferred (trigger time)")
         for ti in stack.task_results(DAG_ID, run_id):
             deferred = "no" if ti.trigger_seconds is None else f"yes, {ti.trigger_seconds:.1f}s"
             map_index = ti.map_index if ti.map_index >= 0 else ""
-            print(f"{ti.task_id:<18} {map_index:>4} {ti.state:<10} {ti.duration:>8.1f}s  {deferred}")
+            print(
+                f"{ti.task_id:<18} {map_index:>4} {ti.state:<10} {ti.duration:>8.1f}s {ti.worker_runs:>12}  {deferred}"
+            )
         count = MilvusHook().get_conn().get_collection_stats(collection)["row_count"]
         print(f"\nDAG run {state}; collection {collection!r} holds {count} rows.\n")
         if args.keep_running:

@@ -1,7 +1,8 @@
 """Bulk-load embeddings into Milvus, wait for them without holding worker slots, then search.
 
 create_collection -> write_import_files -> bulk_insert (one mapped task per file)
--> wait_for_import (deferrable, one per import) -> flush -> wait_for_flush (deferrable) -> search
+-> wait_for_import (deferrable, one per import) -> flush -> wait_for_flush (started and ended in
+the triggerer on Airflow 3.3+) -> search
 
 Runs against the ``milvus_default`` connection: the embedded server of ``make demo``, or your own
 Milvus. Import files must be where the Milvus server can read them:
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pendulum
 from airflow.providers.common.compat.sdk import Param, dag, task
@@ -33,88 +35,104 @@ from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor, Milvu
 DIM = 32
 
 
-@dag(
-    schedule=None,
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["milvus", "example"],
-    params={
-        "collection": Param("airflow_bulk_load", type="string"),
-        "rows_per_file": Param(2000, type="integer", minimum=1),
-        # Must be readable by the Milvus server (see the module docstring for MinIO/S3).
-        "import_dir": Param(os.environ.get("MILVUS_IMPORT_DIR", "/tmp/milvus-imports"), type="string"),
-    },
-)
-def example_milvus_bulk_load():
-    @task
-    def write_import_files(params=None) -> list[list[str]]:
-        """Generate vectors into one Parquet file, one JSON file and one set of NumPy files."""
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+def bulk_load_dag(dag_id: str, *, import_wait: dict[str, Any], flush_wait: dict[str, Any]):
+    """The bulk-load DAG, its sensors waiting as ``import_wait`` / ``flush_wait`` say (the
+    benchmark of ways to wait builds it with each)."""
 
-        rows = params["rows_per_file"]
-        out = Path(params["import_dir"]) / pendulum.now("UTC").format("YYYYMMDDHHmmss")
-        out.mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng(7)
-
-        def batch(part: int) -> tuple[np.ndarray, np.ndarray]:
-            ids = np.arange(part * rows, (part + 1) * rows, dtype=np.int64)
-            return ids, rng.random((rows, DIM), dtype=np.float32)
-
-        ids, vecs = batch(0)
-        parquet = out / "part-0.parquet"
-        pq.write_table(pa.table({"id": ids, "vector": pa.array(list(vecs), pa.list_(pa.float32()))}), parquet)
-
-        ids, vecs = batch(1)
-        json_file = out / "part-1.json"
-        json_file.write_text(
-            json.dumps({"rows": [{"id": int(i), "vector": v.tolist()} for i, v in zip(ids, vecs, strict=True)]})
-        )
-
-        ids, vecs = batch(2)
-        np.save(out / "id.npy", ids)
-        np.save(out / "vector.npy", vecs)
-        return [[str(parquet)], [str(json_file)], [str(out / "id.npy"), str(out / "vector.npy")]]
-
-    @task
-    def search(params=None) -> dict:
-        """Load the collection and run one search: the imported data is there."""
-        collection = params["collection"]
-        client = MilvusHook().get_conn()
-        client.load_collection(collection)
-        total = client.get_collection_stats(collection)["row_count"]
-        hits = client.search(collection, data=[[0.5] * DIM], limit=3, output_fields=["id"])
-        print(f"Collection {collection!r} holds {total} rows; nearest ids: {[h['id'] for h in hits[0]]}")
-        return {"row_count": int(total), "nearest_ids": [int(h["id"]) for h in hits[0]]}
-
-    collection = "{{ params.collection }}"
-    # The collection with a vector index; a run that finds it as declared here goes on.
-    create_collection = MilvusCreateCollectionOperator(
-        task_id="create_collection",
-        collection_name=collection,
-        schema={
-            "fields": [
-                {"name": "id", "type": "INT64", "is_primary": True},
-                {"name": "vector", "type": "FLOAT_VECTOR", "dim": DIM},
-            ]
+    @dag(
+        dag_id=dag_id,
+        schedule=None,
+        start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+        catchup=False,
+        tags=["milvus", "example"],
+        params={
+            "collection": Param("airflow_bulk_load", type="string"),
+            "rows_per_file": Param(2000, type="integer", minimum=1),
+            # Must be readable by the Milvus server (see the module docstring for MinIO/S3).
+            "import_dir": Param(os.environ.get("MILVUS_IMPORT_DIR", "/tmp/milvus-imports"), type="string"),
         },
-        index_params=[{"field_name": "vector", "index_type": "AUTOINDEX", "metric_type": "L2"}],
     )
-    files = write_import_files()
-    create_collection >> files
+    def bulk_load():
+        @task
+        def write_import_files(params=None) -> list[list[str]]:
+            """Generate vectors into one Parquet file, one JSON file and one set of NumPy files."""
+            import numpy as np
+            import pyarrow as pa
+            import pyarrow.parquet as pq
 
-    imports = MilvusBulkInsertOperator.partial(task_id="bulk_insert", collection_name=collection).expand(files=files)
-    waits = MilvusImportStateSensor.partial(
-        task_id="wait_for_import", deferrable=True, poke_interval=10, timeout=600
-    ).expand(import_task_id=imports.output)
+            rows = params["rows_per_file"]
+            out = Path(params["import_dir"]) / pendulum.now("UTC").format("YYYYMMDDHHmmss")
+            out.mkdir(parents=True, exist_ok=True)
+            rng = np.random.default_rng(7)
 
-    flush = MilvusFlushOperator(task_id="flush", collection_names=collection)
-    wait_for_flush = MilvusFlushStateSensor(
-        task_id="wait_for_flush", flush_result=flush.output, deferrable=True, poke_interval=10, timeout=600
-    )
-    waits >> flush
-    wait_for_flush >> search()
+            def batch(part: int) -> tuple[np.ndarray, np.ndarray]:
+                ids = np.arange(part * rows, (part + 1) * rows, dtype=np.int64)
+                return ids, rng.random((rows, DIM), dtype=np.float32)
+
+            ids, vecs = batch(0)
+            parquet = out / "part-0.parquet"
+            pq.write_table(pa.table({"id": ids, "vector": pa.array(list(vecs), pa.list_(pa.float32()))}), parquet)
+
+            ids, vecs = batch(1)
+            json_file = out / "part-1.json"
+            json_file.write_text(
+                json.dumps({"rows": [{"id": int(i), "vector": v.tolist()} for i, v in zip(ids, vecs, strict=True)]})
+            )
+
+            ids, vecs = batch(2)
+            np.save(out / "id.npy", ids)
+            np.save(out / "vector.npy", vecs)
+            return [[str(parquet)], [str(json_file)], [str(out / "id.npy"), str(out / "vector.npy")]]
+
+        @task
+        def search(params=None) -> dict:
+            """Load the collection and run one search: the imported data is there."""
+            collection = params["collection"]
+            client = MilvusHook().get_conn()
+            client.load_collection(collection)
+            total = client.get_collection_stats(collection)["row_count"]
+            hits = client.search(collection, data=[[0.5] * DIM], limit=3, output_fields=["id"])
+            print(f"Collection {collection!r} holds {total} rows; nearest ids: {[h['id'] for h in hits[0]]}")
+            return {"row_count": int(total), "nearest_ids": [int(h["id"]) for h in hits[0]]}
+
+        collection = "{{ params.collection }}"
+        # The collection with a vector index; a run that finds it as declared here goes on.
+        create_collection = MilvusCreateCollectionOperator(
+            task_id="create_collection",
+            collection_name=collection,
+            schema={
+                "fields": [
+                    {"name": "id", "type": "INT64", "is_primary": True},
+                    {"name": "vector", "type": "FLOAT_VECTOR", "dim": DIM},
+                ]
+            },
+            index_params=[{"field_name": "vector", "index_type": "AUTOINDEX", "metric_type": "L2"}],
+        )
+        files = write_import_files()
+        create_collection >> files
+
+        imports = MilvusBulkInsertOperator.partial(task_id="bulk_insert", collection_name=collection).expand(
+            files=files
+        )
+        waits = MilvusImportStateSensor.partial(
+            task_id="wait_for_import", poke_interval=10, timeout=600, **import_wait
+        ).expand(import_task_id=imports.output)
+
+        flush = MilvusFlushOperator(task_id="flush", collection_names=collection)
+        wait_for_flush = MilvusFlushStateSensor(
+            task_id="wait_for_flush", flush_result=flush.output, poke_interval=10, timeout=600, **flush_wait
+        )
+        waits >> flush
+        wait_for_flush >> search()
+
+    return bulk_load()
 
 
-example_milvus_bulk_load()
+# The import sensors are mapped, one per file: Airflow starts mapped tasks on a worker, so they
+# defer from there (and, on Airflow 3.3, their triggers end them). The flush sensor starts in the
+# triggerer (Airflow 3.3+; before, it defers from a worker).
+example_milvus_bulk_load = bulk_load_dag(
+    "example_milvus_bulk_load",
+    import_wait={"deferrable": True},
+    flush_wait={"start_from_trigger": True},
+)

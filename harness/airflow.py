@@ -62,6 +62,32 @@ class TaskResult:
     duration: float
     trigger_seconds: float | None  # how long its trigger(s) ran in the triggerer; None if never deferred
     log: str  # the task's log and its trigger logs, as text
+    worker_runs: int  # times a worker ran it (a start, each resumption)
+    worker_seconds: float  # time in those runs, from each run's first log line to its last
+
+
+# Every run of a task on a worker begins its log with this line.
+WORKER_RUN_START = "::group::Pre Execute"
+
+
+def worker_runs(worker_logs: list[Path]) -> list[float]:
+    """The length in seconds of each worker run written to these task logs (not trigger logs): from
+    a run's first line to its last. The process's start before its first line is not counted."""
+    import pendulum
+
+    spans: list[list[Any]] = []
+    for path in worker_logs:
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+                moment = pendulum.parse(record["timestamp"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            if record.get("event") == WORKER_RUN_START or not spans:
+                spans.append([moment, moment])
+            else:
+                spans[-1][1] = moment
+    return [(end - start).total_seconds() for start, end in spans]
 
 
 class AirflowStack:
@@ -172,9 +198,15 @@ class AirflowStack:
         os.kill(pids[0], signal.SIGKILL)
         return pids[0]
 
-    def start_triggerer(self) -> None:
-        """Start another ``airflow triggerer`` (after kill_triggerer, say); stop() stops it too."""
-        self.extra_triggerers.append(start_group([AIRFLOW, "triggerer"], self.home / "triggerer.log", self.env))
+    def start_triggerer(self, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start another ``airflow triggerer`` (beside the first, or after kill_triggerer), with
+        ``env`` on top of the stack's; stop() stops it too."""
+        log = self.home / f"triggerer-{len(self.extra_triggerers) + 1}.log"
+        # Its own log server port: the first triggerer may still hold the stack's.
+        own = {"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
+        process = start_group([AIRFLOW, "triggerer"], log, {**self.env, **own, **(env or {})})
+        self.extra_triggerers.append(process)
+        return process
 
     def stop(self, timeout: float = 30) -> None:
         for process in self.extra_triggerers:
@@ -225,6 +257,7 @@ class AirflowStack:
             if map_index >= 0:
                 folder = folder / f"map_index={map_index}"
             logs = sorted(folder.glob("attempt=*.log*")) if folder.exists() else []
+            runs = worker_runs([p for p in logs if ".trigger." not in p.name])
             results.append(
                 TaskResult(
                     task_id=ti["task_id"],
@@ -233,6 +266,8 @@ class AirflowStack:
                     duration=_duration(ti),
                     trigger_seconds=_trigger_seconds([p for p in logs if ".trigger." in p.name]),
                     log="\n".join(p.read_text(errors="replace") for p in logs),
+                    worker_runs=len(runs),
+                    worker_seconds=sum(runs),
                 )
             )
         return results

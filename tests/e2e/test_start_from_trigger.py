@@ -7,13 +7,6 @@ from airflow_provider_milvus.hooks.milvus import MilvusHook
 from tests.e2e.helpers import run, task_instances
 from tests.integration.helpers import make_collection, row_count, vectors, write_json
 
-# Every worker run of a task writes this line to its log (the worker parses the DAG file).
-WORKER_RUN_MARK = "Worker startup parse complete"
-
-
-def worker_runs(log: str) -> int:
-    return log.count(WORKER_RUN_MARK)
-
 
 def test_sensors_started_in_the_triggerer_succeed_without_a_worker(stack, milvus_client, import_dir):
     collection = make_collection(milvus_client)
@@ -31,15 +24,15 @@ def test_sensors_started_in_the_triggerer_succeed_without_a_worker(stack, milvus
         assert task.state == "success"
         # Started and ended by the triggerer: no worker ever ran it.
         assert not record["hostname"] and record["pid"] is None, record
-        assert worker_runs(task.log) == 0, task.log
+        assert task.worker_runs == 0, task.log
         assert "the task succeeds" in task.log
     # Airflow starts no mapped task in the triggerer: each runs on a worker once, and its trigger ends it.
     for index in (0, 1):
         assert tasks[("wait_mapped", index)].state == "success"
-        assert worker_runs(tasks[("wait_mapped", index)].log) == 1
+        assert tasks[("wait_mapped", index)].worker_runs == 1
     # A waiting operator runs once on a worker; its trigger ends it.
     for task_id in ("flush_and_wait", "import_and_wait"):
-        assert worker_runs(tasks[(task_id, -1)].log) == 1, tasks[(task_id, -1)].log
+        assert tasks[(task_id, -1)].worker_runs == 1, tasks[(task_id, -1)].log
         assert "the task succeeds" in tasks[(task_id, -1)].log
     # The downstream task got every XCom with its type (it asserts them) and says so.
     assert "XCOMS OK rows=[400, 400, 300, 300, 400]" in tasks[("check_xcoms", -1)].log
@@ -55,7 +48,7 @@ def test_failed_import_fails_the_sensor_in_the_triggerer_with_milvus_reason(stac
     assert state == "failed" and wait.state == "failed"
     reason = MilvusHook().get_import_state(import_task_id)["failed_reason"]
     assert reason and reason in wait.log and "ImportFailed" in wait.log
-    assert worker_runs(wait.log) == 0
+    assert wait.worker_runs == 0
 
 
 def test_an_input_that_renders_to_no_id_fails_the_sensor_clearly(stack):
@@ -63,7 +56,7 @@ def test_an_input_that_renders_to_no_id_fails_the_sensor_clearly(stack):
     wait = tasks[("wait", -1)]
     assert state == "failed" and wait.state == "failed"
     assert "import_task_id must be an integer import task ID, got 'not-an-id'" in wait.log
-    assert worker_runs(wait.log) == 0
+    assert wait.worker_runs == 0
 
 
 def test_timeout_with_soft_fail_skips_the_sensor_in_the_triggerer(stack, milvus_client):
@@ -74,4 +67,4 @@ def test_timeout_with_soft_fail_skips_the_sensor_in_the_triggerer(stack, milvus_
     wait = tasks[("wait", -1)]
     assert state == "success" and wait.state == "skipped"
     assert "Timed out waiting for flush of" in wait.log and "skipping the task (soft_fail)" in wait.log
-    assert worker_runs(wait.log) == 0
+    assert wait.worker_runs == 0
