@@ -91,6 +91,13 @@ def test_two_triggerers_one_killed_every_wait_completes_once(stack, milvus_clien
             stack, "SELECT task_id, start_date FROM task_instance WHERE dag_id = ? AND run_id = ?", DAG_ID, run_id
         )
     }
+    logs = stack.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}"
+    wait_until(
+        "the first triggerer to run its waits",
+        lambda: len(list(logs.glob(f"task_id=*/attempt=1.log.trigger.{first_job}.log"))) == counts[first_job],
+        120,
+        0.5,
+    )
     killed_at = pendulum.now("UTC")
     stack.kill_triggerer()
     # The survivor takes the killed one's waits once its heartbeat is stale.
@@ -127,7 +134,6 @@ def test_two_triggerers_one_killed_every_wait_completes_once(stack, milvus_clien
         assert "skipping the task (soft_fail)" in path.read_text()
     assert killed_at - min(started.values()) < timedelta(seconds=DEADLINE_SECONDS)  # the kill came mid-wait
     # Those the killed triggerer ran were started again by the survivor: two trigger logs each.
-    logs = stack.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}"
     taken_over = [d for d in logs.glob("task_id=*") if len(list(d.glob("attempt=1.log.trigger.*.log"))) == 2]
     assert len(taken_over) == counts[first_job]
     for folder in taken_over[:3]:
