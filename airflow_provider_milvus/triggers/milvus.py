@@ -66,10 +66,12 @@ class MilvusWaitTrigger(BaseTrigger):
     :param timeout: Seconds to wait, for a trigger the scheduler starts (no ``deadline`` known
         then): the deadline is Airflow's timeout of this trigger, set when it was created, less
         ``DEFER_GRACE_SECONDS``.
-    :param poll_at_once: Poll as soon as the trigger runs. Otherwise the first poll comes one
-        interval (plus jitter) later: the task asked Milvus just before deferring, and a trigger
-        firing within seconds of a worker's deferral can get its task marked failed in Airflow
-        3.3 (apache/airflow#71580).
+    :param poll_at_once: Poll as soon as the trigger runs (a trigger the scheduler starts). A
+        trigger that ends its task polls at once too. Otherwise the first poll comes one interval
+        (plus jitter) later: a trigger that resumes its task on a worker within seconds of that
+        worker's deferral can get the task marked failed (apache/airflow#71580, #66374: the
+        worker's exit is reported after the task was rescheduled); a task the trigger ended is
+        past that check.
     :param end_task: End the task here (Airflow 3.3+): see :class:`~airflow_provider_milvus.types.TaskEnd`.
         Used only when the triggerer gives the trigger its task instance.
     """
@@ -138,6 +140,8 @@ class MilvusWaitTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         result: Any = None
         description = "Milvus"
+        task_instance = getattr(self, "task_instance", None)
+        ends_task = self.end_task is not None and task_instance is not None
         try:
             # Inputs rendered in the triggerer (a task started here) are checked only now.
             target = self.target()
@@ -152,7 +156,7 @@ class MilvusWaitTrigger(BaseTrigger):
                 poll_interval=self.poll_interval,
                 deadline=self._run_deadline(),
                 logger=self.log,
-                first_poll_after=0.0 if self.poll_at_once else self.poll_interval,
+                first_poll_after=0.0 if self.poll_at_once or ends_task else self.poll_interval,
             )
         except MilvusWaitTimeout as err:
             payload = {"status": "timeout", "message": str(err)}
@@ -163,11 +167,10 @@ class MilvusWaitTrigger(BaseTrigger):
             payload = {"status": "error", "message": f"Waiting for {description}: {err}"}
         else:
             payload = {"status": "success", "message": f"{description} done", **self.success_payload(result)}
-        task_instance = getattr(self, "task_instance", None)
-        if self.end_task is None or task_instance is None:
-            yield TriggerEvent(payload)
+        if ends_task:
+            yield await self._end_task(self.end_task, task_instance, payload, result)  # type: ignore[arg-type]
         else:
-            yield await self._end_task(self.end_task, task_instance, payload, result)
+            yield TriggerEvent(payload)
 
     async def _end_task(self, end: TaskEnd, task_instance: Any, payload: dict[str, Any], result: Any) -> TriggerEvent:
         """The event that ends the task here, after pushing what it would have pushed."""
