@@ -173,3 +173,37 @@ def test_how_a_trigger_ends_its_task(monkeypatch, payload, end, expected, pushed
     if expected is TriggerEvent:
         assert event.payload == payload  # resumed on a worker, which fails it as the sensor does
     assert seen == pushed
+
+
+@pytest.mark.parametrize(
+    ("end_task", "task_instance", "poll_at_once", "first_poll_after"),
+    [
+        (None, None, False, 5.0),  # resumes on a worker (or dag.test()): after one interval
+        ({"xcoms": {}, "result_xcom": None, "failure_xcom": None, "on_timeout": "fail"}, "ti", False, 0.0),
+        ({"xcoms": {}, "result_xcom": None, "failure_xcom": None, "on_timeout": "fail"}, None, False, 5.0),
+        (None, "ti", True, 0.0),  # started by the scheduler
+    ],
+)
+def test_which_triggers_poll_at_once(monkeypatch, end_task, task_instance, poll_at_once, first_poll_after):
+    seen = {}
+
+    async def wait(hook, target, **kwargs):
+        seen.update(kwargs)
+        return {"state": "ImportCompleted"}
+
+    async def push(task_instance, xcoms):
+        pass
+
+    monkeypatch.setattr(triggers, "wait_async", wait)
+    monkeypatch.setattr(triggers, "_push_xcoms", push)
+    trigger = triggers.MilvusImportStateTrigger(
+        import_task_id=5, poll_interval=5, end_task=end_task, poll_at_once=poll_at_once
+    )
+    if task_instance:
+        trigger.task_instance = SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1, task=None)
+
+    async def first_event():
+        return await anext(trigger.run())
+
+    asyncio.run(first_event())
+    assert seen["first_poll_after"] == first_poll_after
