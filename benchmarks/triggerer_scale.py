@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -79,11 +80,15 @@ async def wait_provider(kind: str, target: dict[str, Any], spec: dict[str, Any])
     # The triggerer rebuilds each trigger from its serialized kwargs.
     _classpath, kwargs = trigger.serialize()
     trigger = type(trigger)(**kwargs)
+    fired = None
+    # As the triggerer does: the event is taken, and the trigger's run() is iterated to its end.
     async for event in trigger.run():
         if event.payload["status"] != "success":
             raise RuntimeError(event.payload)
-        return time.time()
-    raise RuntimeError("trigger ended without an event")
+        fired = fired or time.time()
+    if fired is None:
+        raise RuntimeError("trigger ended without an event")
+    return fired
 
 
 class ThreadWaits:
@@ -206,6 +211,20 @@ async def child_main(spec: dict[str, Any], protocol) -> dict[str, Any]:
 
     lags: list[float] = []
     lag_times: list[float] = []  # when each lag sample started
+    # Garbage collections of the oldest generation, (start, seconds): what long lags are made of.
+    full_collections: list[tuple[float, float]] = []
+    collecting: dict[str, float] = {}
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            collecting["start"] = time.perf_counter()
+        elif "start" in collecting:
+            began = collecting.pop("start")
+            full_collections.append((began, time.perf_counter() - began))
+
+    gc.callbacks.append(on_gc)
     rss_peak = [0]
     stop = asyncio.Event()
 
@@ -276,6 +295,14 @@ async def child_main(spec: dict[str, Any], protocol) -> dict[str, Any]:
         # Where the largest lags happen: starting N waits, their events, the import phase.
         "max_lag_by_phase_ms": {
             name: 1000 * max((lag for lag, t in zip(lags, lag_times, strict=True) if begin <= t < end), default=0.0)
+            for (name, begin), end in zip(phases.items(), [*list(phases.values())[1:], float("inf")], strict=True)
+        },
+        # The longest full garbage collection in each phase, and how many there were.
+        "full_gc_by_phase_ms": {
+            name: [
+                1000 * max((d for t, d in full_collections if begin <= t < end), default=0.0),
+                sum(1 for t, _ in full_collections if begin <= t < end),
+            ]
             for (name, begin), end in zip(phases.items(), [*list(phases.values())[1:], float("inf")], strict=True)
         },
         "flush_times": flush_times,
@@ -598,6 +625,7 @@ def summarize(r: dict[str, Any], interval: float) -> dict[str, Any]:
         "lag": r["lag_ms"],
         "idle_max_lag": r["idle_max_lag_ms"],
         "max_lag_by_phase": r["max_lag_by_phase_ms"],
+        "full_gc_by_phase": r["full_gc_by_phase_ms"],
         "flush_p50": percentile(r["flush_latency"], 50),
         "flush_p99": percentile(r["flush_latency"], 99),
         "import_p50": percentile(r["import_latency"], 50),
@@ -750,6 +778,10 @@ def report(results: dict, sizes: list[int], poke: dict | None, args: argparse.Na
     print("\n# largest event-loop lag (ms) by phase: starting N waits (+ warm-up), idle, flush events, imports")
     for (n, way), s in results.items():
         print(f"{n:>5} {way:<13} " + " ".join(f"{v:>8.1f}" for v in s["max_lag_by_phase"].values()))
+    print("\n# longest full (generation 2) garbage collection (ms) and how many, by the same phases")
+    for (n, way), s in results.items():
+        cells = (f"{pause:>6.1f} x{count:<3.0f}" for pause, count in s["full_gc_by_phase"].values())
+        print(f"{n:>5} {way:<13} " + " ".join(cells))
     if poke:
         print(
             f"\n# (c) poke-mode sensors, {poke['processes']} processes measured over {poke['wall']:.0f} s: per process "

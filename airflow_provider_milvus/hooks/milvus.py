@@ -26,6 +26,7 @@ from airflow_provider_milvus.utils.connection import (
     MilvusConnectionSettings,
     async_channels,
     check_env_connection,
+    shared_fetches,
 )
 from airflow_provider_milvus.validation import (
     validate_collection_names,
@@ -184,6 +185,11 @@ def import_state_dict(response: milvus_pb2.GetImportStateResponse, import_task_i
     }
 
 
+async def _async_credentials(settings: MilvusConnectionSettings) -> grpc.ChannelCredentials | None:
+    """TLS credentials, read off the event loop (certificate files); None for plaintext."""
+    return await asyncio.to_thread(settings.channel_credentials) if settings.secure else None
+
+
 class MilvusHook(BaseHook):
     """Talks to Milvus through an Airflow connection of type ``milvus``.
 
@@ -253,22 +259,32 @@ class MilvusHook(BaseHook):
 
     async def asettings(self) -> MilvusConnectionSettings:
         """The settings, fetched with Airflow's async connection API (for triggers), and the TLS
-        credentials of the async channel; file reads stay off the event loop."""
+        credentials of the async channel; file reads stay off the event loop. Triggers that start
+        together share one fetch (see :class:`~airflow_provider_milvus.utils.connection.SharedFetches`)."""
         if not self._async_ready:
             if self._settings is None:
-                check_env_connection(self.milvus_conn_id)
-                if hasattr(self, "aget_connection"):  # Airflow 3.1+: the triggerer's async API
-                    conn = await self.aget_connection(self.milvus_conn_id)
-                else:
-                    conn = await asyncio.to_thread(self.get_connection, self.milvus_conn_id)
-                settings = await asyncio.to_thread(MilvusConnectionSettings.from_connection, conn)
-                for secret in settings.secrets:
-                    await amask_secret(secret)
-                self._settings = settings
-            self._async_credentials = await asyncio.to_thread(self._settings.channel_credentials)
+                self._settings, self._async_credentials = await shared_fetches.get(
+                    self.milvus_conn_id, self._fetch_async_settings
+                )
+            else:
+                self._async_credentials = await _async_credentials(self._settings)
             self._async_ready = True
         assert self._settings is not None
         return self._settings
+
+    async def _fetch_async_settings(self) -> tuple[MilvusConnectionSettings, grpc.ChannelCredentials | None]:
+        check_env_connection(self.milvus_conn_id)
+        if hasattr(self, "aget_connection"):  # Airflow 3.1+: the triggerer's async API
+            conn = await self.aget_connection(self.milvus_conn_id)
+        else:
+            conn = await asyncio.to_thread(self.get_connection, self.milvus_conn_id)
+        if MilvusConnectionSettings.names_files(conn):  # checked on disk: off the loop
+            settings = await asyncio.to_thread(MilvusConnectionSettings.from_connection, conn)
+        else:
+            settings = MilvusConnectionSettings.from_connection(conn)
+        for secret in settings.secrets:
+            await amask_secret(secret)
+        return settings, await _async_credentials(settings)
 
     def _db(self, db_name: str | None) -> str:
         return db_name or self.settings.db_name

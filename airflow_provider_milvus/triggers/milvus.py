@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import sys
 from abc import abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any
@@ -39,6 +40,7 @@ from airflow_provider_milvus.wait import (
 # trigger, which reports it clearly and honours soft_fail; the trigger timeout given to Airflow is
 # this much later, only a backstop should the trigger never report.
 DEFER_GRACE_SECONDS = 60
+HOOK_MODULE = "airflow_provider_milvus.hooks.milvus"
 
 
 def _parse_deadline(deadline: Any) -> pendulum.DateTime | None:
@@ -147,8 +149,10 @@ class MilvusWaitTrigger(BaseTrigger):
             target = self.target()
             description = target.description
             # The triggerer imports this module on its event loop; the hook's module loads pymilvus
-            # (about half a second the first time), so it is imported off the loop.
-            hooks = await asyncio.to_thread(importlib.import_module, "airflow_provider_milvus.hooks.milvus")
+            # (about half a second the first time), so the first trigger imports it off the loop.
+            hooks = sys.modules.get(HOOK_MODULE)
+            if hooks is None:
+                hooks = await asyncio.to_thread(importlib.import_module, HOOK_MODULE)
             hook = hooks.MilvusHook(milvus_conn_id=self.milvus_conn_id)
             result = await wait_async(
                 hook,

@@ -10,9 +10,10 @@ import base64
 import ipaddress
 import os
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import grpc
@@ -23,6 +24,8 @@ from airflow_provider_milvus.exceptions import MilvusConfigError
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
+
+T = TypeVar("T")
 
 DEFAULT_PORT = 19530
 _SCHEMES = ("http", "https", "tcp")
@@ -222,6 +225,14 @@ class MilvusConnectionSettings:
             options.append(("grpc.ssl_target_name_override", self.server_name))
         return options
 
+    @staticmethod
+    def names_files(conn: Connection) -> bool:
+        """Whether the connection names TLS files, which parsing it checks on disk."""
+        extra = conn.extra_dejson
+        return any(
+            str(extra.get(name) or extra.get(f"extra__milvus__{name}") or "").strip() for name in _TLS_FILE_FIELDS
+        )
+
     def channel_credentials(self) -> grpc.ChannelCredentials | None:
         """TLS credentials (reads the certificate files), or None for plaintext."""
         if not self.secure:
@@ -288,3 +299,33 @@ class AsyncChannels:
 
 
 async_channels = AsyncChannels()
+
+
+class SharedFetches:
+    """Lookups in flight, per event loop: the triggers that start together (many tasks deferring at
+    once, a triggerer taking over) share one fetch of their connection instead of one each. A
+    finished fetch is not kept: a trigger started later fetches anew."""
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[Any]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def get(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
+        flights = self._by_loop.setdefault(asyncio.get_running_loop(), {})
+        future = flights.get(key)
+        if future is None:
+            future = flights[key] = asyncio.ensure_future(fetch())
+
+            def forget(done: asyncio.Future[Any]) -> None:
+                if flights.get(key) is done:
+                    del flights[key]
+                if not done.cancelled():
+                    done.exception()  # retrieved here too, should every waiter be gone
+
+            future.add_done_callback(forget)
+        # One waiter's cancellation (its trigger cancelled) must not cancel the others' fetch.
+        return await asyncio.shield(future)
+
+
+shared_fetches = SharedFetches()

@@ -102,3 +102,32 @@ def test_test_connection_reports_bad_config(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_MILVUS_DEFAULT", "milvus://h:notaport")
     ok, message = MilvusHook().test_connection()
     assert not ok and "Port could not be cast to integer" in message and "milvus_default" in message
+
+
+def test_triggers_starting_together_share_one_connection_fetch():
+    import asyncio
+
+    from airflow_provider_milvus.utils.connection import SharedFetches
+
+    fetches = SharedFetches()
+    calls = []
+
+    async def fetch():
+        calls.append(1)
+        await asyncio.sleep(0.01)
+        return len(calls)
+
+    async def broken():
+        await asyncio.sleep(0)
+        raise ValueError("no such connection")
+
+    async def main():
+        together = await asyncio.gather(*(fetches.get("milvus_default", fetch) for _ in range(50)))
+        later = await fetches.get("milvus_default", fetch)  # a finished fetch is not kept
+        other = await fetches.get("other", fetch)
+        errors = await asyncio.gather(*(fetches.get("bad", broken) for _ in range(3)), return_exceptions=True)
+        return together, later, other, errors
+
+    together, later, other, errors = asyncio.run(main())
+    assert together == [1] * 50 and later == 2 and other == 3 and len(calls) == 3
+    assert [str(e) for e in errors] == ["no such connection"] * 3
