@@ -35,6 +35,9 @@ RETRY_BASE_SECONDS = 1.0
 RETRY_CAP_SECONDS = 30.0
 # Polls are spread by +/- this fraction so many waits started together do not poll in lock-step.
 POLL_JITTER = 0.1
+# After a first poll made at once, the second is spread by +/- this fraction: waits that all polled
+# at once (a burst of tasks started in the triggerer, a triggerer taking over) spread over an interval.
+POLL_SPREAD = 0.5
 
 
 class Outcome(Enum):
@@ -105,11 +108,14 @@ def wait_steps(
     ``first_poll_after`` delays the first poll, for callers that have just asked: it comes after
     that delay plus a random part of one poll interval, so waits started together (many tasks
     deferring at once, or a triggerer restart) poll at evenly spread moments, not in lock-step.
+    Without it the first poll comes at once, and the second after half to one and a half
+    intervals: waits started together spread from then on.
     """
     started = pendulum.now("UTC")
     retries = 0
     last_error: MilvusError | None = None
     last_progress = ""
+    spread = POLL_SPREAD if first_poll_after <= 0 else POLL_JITTER
     if first_poll_after > 0:
         delay = first_poll_after + random.uniform(0, poll_interval)
         if deadline is not None:
@@ -139,7 +145,8 @@ def wait_steps(
                 return check.result
             if check.outcome is Outcome.FAILED:
                 raise MilvusWaitFailed(f"{target.description} failed: {check.message}", check.result)
-            delay = poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
+            delay = poll_interval * random.uniform(1 - spread, 1 + spread)
+            spread = POLL_JITTER
         if deadline is not None:
             now = pendulum.now("UTC")
             remaining = (deadline - now).total_seconds()

@@ -78,7 +78,8 @@ def test_polls_until_done_with_jittered_interval(fast_sleeps):
     for result, target in run_both(lambda: Scripted(["a", "b", "done"]), poll_interval=10, deadline=None):
         assert result == {"ok": True} and target.polls == 3
     assert len(fast_sleeps) == 4
-    assert all(9 <= s <= 11 for s in fast_sleeps)
+    # Each run: the second poll spread over half to one and a half intervals, then +/- 10 %.
+    assert all(5 <= s <= 15 for s in fast_sleeps[0::2]) and all(9 <= s <= 11 for s in fast_sleeps[1::2])
 
 
 def test_transient_errors_are_retried_with_backoff_and_logged(fast_sleeps, caplog):
@@ -167,3 +168,16 @@ def test_waits_started_together_spread_their_first_polls():
     assert all(10 <= f <= 20 for f in firsts)
     # Spread over the whole interval, not bunched around one moment: every 2 s slot is used.
     assert {int((f - 10) // 2) for f in firsts} == {0, 1, 2, 3, 4}
+
+
+def test_waits_that_poll_at_once_spread_their_second_polls():
+    seconds = []
+    for _ in range(400):
+        steps = wait.wait_steps(Scripted(["waiting", "waiting", "done"]), poll_interval=10, deadline=None)
+        assert isinstance(next(steps), wait._Poll)  # at once
+        second = steps.send("waiting")
+        assert isinstance(steps.send(None), wait._Poll)
+        third = steps.send("waiting")
+        seconds.append((second.seconds, third.seconds))
+    assert all(5 <= s <= 15 and 9 <= t <= 11 for s, t in seconds)  # then the usual +/- 10 %
+    assert {int((s - 5) // 2) for s, _ in seconds} == {0, 1, 2, 3, 4}
