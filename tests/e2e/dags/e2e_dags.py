@@ -138,6 +138,7 @@ with manual_dag("e2e_start_from_trigger", {"collection": "c", "files": ["f.json"
         print(summary)
         return summary
 
+    started >> by_template  # a template names no upstream task: the dependency is set here
     [by_output, by_template, mapped] >> flush >> wait_flush >> flush_and_wait >> import_and_wait
     check_xcoms(
         by_output.output,
