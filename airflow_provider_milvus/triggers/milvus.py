@@ -15,6 +15,7 @@ import importlib
 import sys
 from abc import abstractmethod
 from collections.abc import AsyncIterator
+from types import ModuleType
 from typing import Any
 
 import pendulum
@@ -41,6 +42,15 @@ from airflow_provider_milvus.wait import (
 # this much later, only a backstop should the trigger never report.
 DEFER_GRACE_SECONDS = 60
 HOOK_MODULE = "airflow_provider_milvus.hooks.milvus"
+
+
+def _imported(name: str) -> ModuleType | None:
+    """The module if it is imported, None if not or while another thread imports it (a module
+    being imported is in ``sys.modules`` before its names are defined)."""
+    module = sys.modules.get(name)
+    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return None
+    return module
 
 
 def _parse_deadline(deadline: Any) -> pendulum.DateTime | None:
@@ -150,7 +160,7 @@ class MilvusWaitTrigger(BaseTrigger):
             description = target.description
             # The triggerer imports this module on its event loop; the hook's module loads pymilvus
             # (about half a second the first time), so the first trigger imports it off the loop.
-            hooks = sys.modules.get(HOOK_MODULE)
+            hooks = _imported(HOOK_MODULE)
             if hooks is None:
                 hooks = await asyncio.to_thread(importlib.import_module, HOOK_MODULE)
             hook = hooks.MilvusHook(milvus_conn_id=self.milvus_conn_id)
