@@ -127,7 +127,8 @@ def test_sleep_never_overshoots_the_deadline(monkeypatch):
     target = Scripted(["x"] * 10)
     with pytest.raises(MilvusWaitTimeout):
         wait_sync(None, target, poll_interval=2, deadline=clock[0].add(seconds=5))
-    assert sum(slept) == pytest.approx(5) and max(slept) <= 2.2
+    # The first sleep after an immediate poll spreads up to 1.5 intervals, later ones 1.1.
+    assert sum(slept) == pytest.approx(5) and max(slept) <= 3.0
     assert target.polls == len(slept) + 1
 
 
