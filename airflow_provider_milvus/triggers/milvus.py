@@ -182,12 +182,14 @@ class MilvusWaitTrigger(BaseTrigger):
         else:
             payload = {"status": "success", "message": f"{description} done", **self.success_payload(result)}
         if ends_task:
-            yield await self._end_task(self.end_task, task_instance, payload, result)  # type: ignore[arg-type]
+            yield await self._end_task(task_instance, payload, result)
         else:
             yield TriggerEvent(payload)
 
-    async def _end_task(self, end: TaskEnd, task_instance: Any, payload: dict[str, Any], result: Any) -> TriggerEvent:
-        """The event that ends the task here, after pushing what it would have pushed."""
+    async def _end_task(self, task_instance: Any, payload: dict[str, Any], result: Any) -> TriggerEvent:
+        """The event that ends the task here as ``end_task`` says, after pushing what it would have pushed."""
+        end = self.end_task
+        assert end is not None
         status = payload["status"]
         if status == "success":
             self.log.info("%s: the task succeeds", payload["message"])

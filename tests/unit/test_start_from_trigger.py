@@ -168,7 +168,7 @@ def test_how_a_trigger_ends_its_task(monkeypatch, payload, end, expected, pushed
     monkeypatch.setattr(triggers, "_push_xcoms", push)
     trigger = triggers.MilvusImportStateTrigger(import_task_id=5, end_task=end)
     ti = SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1)
-    event = asyncio.run(trigger._end_task(end, ti, payload, {"state": "ImportCompleted"}))
+    event = asyncio.run(trigger._end_task(ti, payload, {"state": "ImportCompleted"}))
     assert type(event) is expected
     if expected is TriggerEvent:
         assert event.payload == payload  # resumed on a worker, which fails it as the sensor does
