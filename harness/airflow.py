@@ -121,6 +121,10 @@ class AirflowStack:
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_server_ports[0]),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.log_server_ports[1]),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            # A task whose DAG file does not parse in time never starts ("Dag not found"); on a busy
+            # two-core machine (Milvus importing, a dozen Airflow processes) 30 s was not always enough.
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+            "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "150",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
             # `airflow standalone` starts its components as `airflow ...` from PATH.

@@ -33,6 +33,7 @@ os.environ.update(
 import pytest  # noqa: E402
 
 from harness.milvus import EmbeddedMilvus  # noqa: E402
+from harness.processes import port_open  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -50,12 +51,34 @@ def milvus_server(tmp_path_factory):
         return
     server = EmbeddedMilvus(tmp_path_factory.mktemp("milvus-data"))
     server.start()
+    _SHARED_SERVERS.append(server)
     try:
         import_dir = server.data_dir / "imports"
         import_dir.mkdir(exist_ok=True)
         yield {"uri": server.uri, "import_dir": import_dir, "server": server}
     finally:
+        _SHARED_SERVERS.remove(server)
         server.stop()
+
+
+# A server that dies mid-run fails every later test with "connection refused"; say once, at the end
+# of the run (where a CI log's tail shows it), after which test it was found gone, and why.
+_SHARED_SERVERS: list[EmbeddedMilvus] = []
+_SERVER_EXITS: list[str] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    yield
+    for server in _SHARED_SERVERS:
+        if _SERVER_EXITS or server.process is None:
+            continue
+        code = server.process.poll()
+        if code is not None or not port_open(server.port):
+            _SERVER_EXITS.append(
+                f"The Milvus server the tests share is gone (wrapper exit code {code}); found after {item.nodeid}.\n"
+                f"{server.log_tail(60)}"
+            )
 
 
 @pytest.fixture
@@ -131,6 +154,9 @@ def legacy_milvus(milvus_version, request):
 
 
 def pytest_terminal_summary(terminalreporter):
+    for text in _SERVER_EXITS:
+        terminalreporter.section("the shared Milvus server exited mid-run")
+        terminalreporter.write_line(text)
     if _UNCHECKED:
         terminalreporter.section("checks of Milvus 2.2/2.3-only behaviour not made on this server")
         for line in _UNCHECKED:
