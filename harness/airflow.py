@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import urllib.request
 import uuid
@@ -180,15 +181,16 @@ class AirflowStack:
         """SIGKILL the process running a task instance's current try (its worker dies mid-task, as
         on a lost machine): its supervisor reports the failure, and Airflow retries it if it may.
         Returns the pid killed."""
-        import sqlite3
-
-        with sqlite3.connect(self.home / "airflow.db") as db:
-            row = db.execute(
-                "SELECT id FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?",
-                (dag_id, run_id, task_id, map_index),
-            ).fetchone()
-        if row is None:
+        rows = self.query(
+            "SELECT id FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?",
+            dag_id,
+            run_id,
+            task_id,
+            map_index,
+        )
+        if not rows:
             raise RuntimeError(f"no task instance {dag_id}.{task_id} in run {run_id}")
+        row = rows[0]
         # The task runner names its process after the try it runs: "airflow worker -- <ti id>"
         # (the id as a UUID; SQLite stores it as 32 hex digits).
         title = f"airflow worker -- {uuid.UUID(str(row[0]))}".encode()
@@ -238,18 +240,25 @@ class AirflowStack:
         out = self.cli("dags", "trigger", dag_id, "-c", json.dumps(conf or {}), "-o", "json")
         return _json_line(out)[0]["dag_run_id"]
 
+    def query(self, sql: str, *args: object) -> list[sqlite3.Row]:
+        """Rows of the stack's metadata database, read while Airflow runs. (Polling through the
+        CLI instead would start an Airflow process every time, seconds of CPU each.)"""
+        with contextlib.closing(sqlite3.connect(self.home / "airflow.db", timeout=30)) as db:
+            db.row_factory = sqlite3.Row
+            return db.execute(sql, args).fetchall()
+
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
-        """The DAG's runs as ``airflow dags list-runs`` reports them (run_id, state, ...)."""
-        return _json_line(self.cli("dags", "list-runs", dag_id, "-o", "json"))
+        """The DAG's runs, oldest first: run_id and state."""
+        return [
+            dict(row) for row in self.query("SELECT run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id", dag_id)
+        ]
 
     def wait_run(self, dag_id: str, run_id: str, timeout: float) -> str:
         def finished() -> str | None:
-            for run in self.runs(dag_id):
-                if run["run_id"] == run_id and run["state"] in ("success", "failed"):
-                    return run["state"]
-            return None
+            rows = self.query("SELECT state FROM dag_run WHERE dag_id = ? AND run_id = ?", dag_id, run_id)
+            return rows[0]["state"] if rows and rows[0]["state"] in ("success", "failed") else None
 
-        return wait_until(f"run {run_id} of {dag_id}", finished, timeout, 2)
+        return wait_until(f"run {run_id} of {dag_id}", finished, timeout, 1)
 
     def task_results(self, dag_id: str, run_id: str) -> list[TaskResult]:
         results = []

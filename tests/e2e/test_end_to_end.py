@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import re
-import sqlite3
 import time
 from datetime import timedelta
 
@@ -18,6 +17,7 @@ from harness.processes import wait_until
 from tests.e2e.helpers import (
     ASSET_DAGS,
     EXAMPLE_DAG,
+    HAS_TASK_STATE_STORE,
     RUN_TIMEOUT,
     SECRET_PASSWORD,
     SECRET_TOKEN,
@@ -97,9 +97,13 @@ def test_good_import_through_the_triggerer(stack, milvus_client, import_dir):
     assert row_count(milvus_client, collection) == 800
 
 
-def test_worker_killed_mid_import_retry_reconnects_through_the_task_state_store(stack, milvus_client, import_dir):
+def test_worker_killed_mid_import_retry_reconnects_to_its_import(stack, milvus_client, import_dir, legacy_milvus):
     """A real retry: the worker running the first try is SIGKILLed while it waits for its import;
-    Airflow retries the task, and the retry finds that import in the task state store."""
+    Airflow retries the task, and the retry finds that import in the task state store (Airflow
+    3.3+) or, before 3.3, by its files in Milvus's import listing (Milvus 2.2/2.3)."""
+    if not HAS_TASK_STATE_STORE and not legacy_milvus:
+        legacy_milvus.note("a retry without a task state store finds its import only on Milvus 2.2/2.3")
+        return
     collection = make_collection(milvus_client)
     rows = 600_000  # an import of some seconds on the embedded server: still running at the retry
     files = [write_parquet(import_dir, vectors(rows))]
@@ -123,8 +127,11 @@ def test_worker_killed_mid_import_retry_reconnects_through_the_task_state_store(
     assert stack.wait_run("e2e_bulk_insert_retry", run_id, RUN_TIMEOUT) == "success"
     [task] = stack.task_results("e2e_bulk_insert_retry", run_id)
     assert task.state == "success"
-    assert f"Reconnecting to import task {import_task_id} started by an earlier try" in task.log
-    assert "found in the task state store" in task.log
+    if HAS_TASK_STATE_STORE:
+        assert f"Reconnecting to import task {import_task_id} started by an earlier try" in task.log
+        assert "found in the task state store" in task.log
+    else:
+        assert f"Reattaching to import task {import_task_id} started by an earlier try" in task.log
     assert task.log.count("Started import task") == 1
     # One import job in Milvus, and the rows once.
     assert len(MilvusHook().list_import_tasks(collection)) == 1
@@ -162,11 +169,13 @@ def test_credentials_reach_no_log_xcom_or_rendered_field(stack, milvus_client, i
     assert len([p for p in written if ".trigger." in p.name]) >= 2
     leaks = {str(p.relative_to(stack.home)): s for p in written for s in secrets if s.encode() in p.read_bytes()}
     assert not leaks
-    with sqlite3.connect(stack.home / "airflow.db") as db:
-        xcoms = db.execute("SELECT task_id, value FROM xcom WHERE dag_id = 'e2e_secrets'").fetchall()
-        rendered = db.execute(
+    xcoms = [tuple(row) for row in stack.query("SELECT task_id, value FROM xcom WHERE dag_id = 'e2e_secrets'")]
+    rendered = [
+        tuple(row)
+        for row in stack.query(
             "SELECT task_id, rendered_fields FROM rendered_task_instance_fields WHERE dag_id = 'e2e_secrets'"
-        ).fetchall()
+        )
+    ]
     assert {task_id for task_id, _ in xcoms} >= {"bulk_insert", "flush"} and rendered
     assert not [row for row in [*xcoms, *rendered] if any(s in str(row) for s in secrets)]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -44,11 +43,6 @@ def stack(milvus_server, tmp_path_factory):
         airflow.stop()
 
 
-def query(stack: AirflowStack, sql: str, *args: object) -> list[tuple]:
-    with sqlite3.connect(stack.home / "airflow.db") as db:
-        return db.execute(sql, args).fetchall()
-
-
 def fired(stack: AirflowStack, run_id: str) -> dict[str, list[tuple[pendulum.DateTime, Path]]]:
     """Every 'Trigger fired event' in the run's trigger logs, by task."""
     events: dict[str, list[tuple[pendulum.DateTime, Path]]] = {}
@@ -70,8 +64,7 @@ def test_two_triggerers_one_killed_every_wait_completes_once(stack, milvus_clien
     run_id = stack.trigger(DAG_ID, conf)
 
     def assigned() -> dict[int, int] | None:
-        rows = query(
-            stack,
+        rows = stack.query(
             "SELECT t.triggerer_id, count(*) FROM trigger t JOIN task_instance ti ON ti.trigger_id = t.id "
             "WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.state = 'deferred' GROUP BY t.triggerer_id",
             DAG_ID,
@@ -87,8 +80,8 @@ def test_two_triggerers_one_killed_every_wait_completes_once(stack, milvus_clien
     assert counts[first_job] <= FIRST_CAPACITY
     started = {
         task_id: pendulum.parse(start, tz="UTC")
-        for task_id, start in query(
-            stack, "SELECT task_id, start_date FROM task_instance WHERE dag_id = ? AND run_id = ?", DAG_ID, run_id
+        for task_id, start in stack.query(
+            "SELECT task_id, start_date FROM task_instance WHERE dag_id = ? AND run_id = ?", DAG_ID, run_id
         )
     }
     logs = stack.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}"
@@ -112,8 +105,7 @@ def test_two_triggerers_one_killed_every_wait_completes_once(stack, milvus_clien
     assert stack.wait_run(DAG_ID, run_id, 300) == "success"
 
     states = dict(
-        query(
-            stack,
+        stack.query(
             "SELECT task_id, state || '/' || try_number FROM task_instance WHERE dag_id = ? AND run_id = ?",
             DAG_ID,
             run_id,
@@ -124,7 +116,7 @@ def test_two_triggerers_one_killed_every_wait_completes_once(stack, milvus_clien
     events = fired(stack, run_id)
     # One event per wait, none twice (the killed triggerer fired none: nothing was done before it died).
     assert {task_id: len(found) for task_id, found in events.items()} == {task_id: 1 for task_id in expected}
-    assert not query(stack, "SELECT id FROM trigger")  # nothing left behind
+    assert not stack.query("SELECT id FROM trigger")  # nothing left behind
     for i in range(DEADLINE_WAITS):
         task_id = f"wait_{i:03d}"
         [(moment, path)] = events[task_id]
