@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 NOX_VENV ?= .nox-venv
 NOX := $(NOX_VENV)/bin/nox
 
-.PHONY: demo test venv browser bench bench-dag $(addprefix compat-,$(COMPAT_LEGS))
+.PHONY: demo test venv browser bench bench-dag
 
 # The UI tests drive Debian's Chromium; Playwright never downloads a browser here.
 CHROMIUM ?= /usr/bin/chromium
@@ -41,20 +41,22 @@ bench-dag: $(BIN)/airflow
 demo: $(BIN)/airflow
 	$(BIN)/python -m demo $(DEMO_ARGS)
 
-# Every session of the matrix: the full suite on Airflow 3.3 and the co-installation checks, then
-# the compat legs side by side (their waits mostly sleep; each starts its own Milvus), each leg's
-# output printed whole when it ends. `make test NOX_ARGS="-s full"` runs the sessions named instead
-# (`$(NOX) -l` lists them).
-COMPAT_LEGS := airflow2.11-pymilvus2.5 airflow3.1-pymilvus2.6 airflow3.2-pymilvus3.0
+# Every session of the matrix (noxfile.py), three at a time, longest first: most of each session is
+# waiting (for Milvus, for poll intervals, for deadlines), so two cores carry three. Each session's
+# output is printed whole when it ends; a failed session fails the run once all have ended.
+# `make test NOX_ARGS="-s full"` runs the sessions named instead (`$(NOX) -l` lists them).
+SESSIONS := compat-airflow3.1-pymilvus2.6 e2e full compat-airflow3.2-pymilvus3.0 compat-airflow2.11-pymilvus2.5 coinstall
 
 ifdef NOX_ARGS
 test: $(NOX) $(CHROMIUM)
 	$(NOX) $(NOX_ARGS)
 else
 test: $(NOX) $(CHROMIUM)
-	$(NOX) -s full coinstall
-	$(MAKE) --no-print-directory -j3 --output-sync=target $(addprefix compat-,$(COMPAT_LEGS))
+	$(MAKE) --no-print-directory -k -j3 --output-sync=target $(addprefix session-,$(SESSIONS))
 endif
 
-compat-%: $(NOX)
+session-compat-%: $(NOX)
 	$(NOX) -s "compat($*)"
+
+session-%: $(NOX)
+	$(NOX) -s $*
