@@ -45,7 +45,7 @@ demo: $(BIN)/airflow
 # waiting (for Milvus, for poll intervals, for deadlines), so two cores carry three. Each session's
 # output is printed whole when it ends; a failed session fails the run once all have ended.
 # `make test NOX_ARGS="-s full"` runs the sessions named instead (`$(NOX) -l` lists them).
-SESSIONS := compat-airflow3.1-pymilvus2.6 e2e full compat-airflow3.2-pymilvus3.0 compat-airflow2.11-pymilvus2.5 coinstall
+SESSIONS := e2e full compat-airflow3.2-pymilvus3.0 compat-airflow3.1-pymilvus2.6 compat-airflow2.11-pymilvus2.5 coinstall
 
 ifdef NOX_ARGS
 test: $(NOX) $(CHROMIUM)
