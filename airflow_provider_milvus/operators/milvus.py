@@ -327,8 +327,8 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         """The import an earlier try of this task started for the same request, to reconnect to.
 
         From the task state store (Airflow 3.3+): that import while it runs or once it completed;
-        None if it failed or Milvus no longer knows it. Without the store, on a retry: a running
-        import of the same files, which only Milvus 2.2/2.3 report.
+        None if it failed or Milvus no longer knows it. Without the store, on a retry: an import of
+        the same files running, or completed since the DAG run started; only Milvus 2.2/2.3 list files.
         """
         store = context.get("task_state_store")
         if store is not None:
@@ -361,13 +361,21 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
             return None
         if context["ti"].try_number <= 1:
             return None
+        # A completed import counts only if it began in this DAG run: an earlier try may have died
+        # just before its import completed (importing again would load the rows twice), while an
+        # import of the same files by an earlier run is that run's.
+        run_start = getattr(context.get("dag_run"), "start_date", None)
+        since = run_start.timestamp() if run_start is not None else None
         partition = request["partition"] or "_default"
         for task in self.hook.list_import_tasks(
             request["collection"], db_name=self.db_name or None, timeout=self.rpc_timeout
         ):
             infos = task["infos"]
+            ours = task["state"] in IMPORT_RUNNING_STATES or (
+                task["state"] == IMPORT_COMPLETED and since is not None and task["create_ts"] >= int(since)
+            )
             if (
-                task["state"] in IMPORT_RUNNING_STATES
+                ours
                 and infos.get("collection") == request["collection"]
                 and infos.get("partition", "_default") == partition
                 and infos.get("files") == ",".join(request["files"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+import pendulum
 import pytest
 
 from airflow_provider_milvus.exceptions import MilvusError, MilvusWaitFailed
@@ -147,6 +148,38 @@ def test_retried_task_without_task_store_reattaches_by_files(milvus_client, impo
     assert pushed["import_state"]["state"] == "ImportCompleted"
     assert [t["id"] for t in MilvusHook().list_import_tasks(name)] == [first]
     assert row_count(milvus_client, name) == 50_000
+
+
+def test_retry_without_task_store_takes_a_completed_import_only_from_its_own_run(
+    milvus_client, import_dir, legacy_milvus
+):
+    """The earlier try died just before its import completed: the retry takes that import, not a
+    second one. An import of the same files that completed before the run began is another run's."""
+    if not legacy_milvus:
+        legacy_milvus.note("a retry without a task state store finds its completed import by its files")
+        return
+    name = make_collection(milvus_client)
+    files = [write_json(import_dir, vectors(300))]
+    run_started = pendulum.now("UTC").subtract(seconds=2)
+    first = MilvusHook().bulk_insert(name, files)
+    wait_for_import(first)
+
+    def retry(run_start: pendulum.DateTime) -> int:
+        context = {
+            "ti": SimpleNamespace(try_number=2, xcom_push=lambda key, value: None),
+            "dag_run": SimpleNamespace(start_date=run_start),
+        }
+        operator = MilvusBulkInsertOperator(
+            task_id="bulk_insert", collection_name=name, files=files, wait_for_completion=True, poll_interval=0.3
+        )
+        return operator.execute(context)
+
+    assert retry(run_started) == first
+    assert row_count(milvus_client, name) == 300
+    # A later run, retried: the completed import is older than the run, so it imports anew.
+    second = retry(pendulum.now("UTC").add(seconds=2))
+    assert second != first
+    assert sorted(t["id"] for t in MilvusHook().list_import_tasks(name)) == sorted([first, second])
 
 
 def test_trigger_roundtrip_and_run(milvus_client, import_dir):
