@@ -1,9 +1,8 @@
-"""The version matrix: ``make test`` runs every session (``nox`` from a virtualenv with nox and uv),
-three at a time.
+"""The version matrix: ``make test`` runs every session (``nox`` from a virtualenv with nox and uv):
+``full`` and ``coinstall``, then the three ``compat`` legs side by side.
 
-- ``full``: Airflow 3.3 + pymilvus 3.x, lint, type check and the suite (real Milvus, dag.test() runs,
-  the browser tests) but for the end-to-end tests, which ``e2e`` runs beside it: the runs through a
-  real scheduler and triggerers.
+- ``full``: Airflow 3.3 + pymilvus 3.x, lint, type check and the whole suite (real Milvus, dag.test()
+  runs, the end-to-end runs through a real scheduler and triggerers, the browser tests).
 - ``compat``: an older Airflow with an older pymilvus each, the unit tests, the Milvus 2.5/2.6
   answers, and the integration tests against the real Milvus (every operator and sensor mode
   through dag.test(), the trigger runs, the hook and `airflow providers` / `connections test`);
@@ -49,12 +48,11 @@ COMPAT_TESTS = [
 ]
 
 # The end-to-end tests (`airflow standalone`: the Airflow 3 scheduler, triggerer, API server and task
-# logs) in the legs whose Airflow has what they drive.
-# The example DAG runs on both Airflow 3.1 and 3.2, and on one of them each test whose outcome
-# depends on what Airflow does (asset scheduling, retries, timeouts, masking, a triggerer's crash);
-# the rest, the provider's own behaviour, run on 3.3 only, to keep the matrix within 40 minutes on
-# two cores. Airflow 2.11 runs
-# another stack (its webserver, CLI output and log layout). The browser test of the connection form
+# logs) in the legs whose Airflow has what they drive. The example DAG runs on both Airflow 3.1 and
+# 3.2, and on one of them each test whose outcome depends on what Airflow does (asset scheduling,
+# retries, timeouts, masking, a triggerer's crash); the rest, the provider's own behaviour, run on
+# 3.3 only, to keep the matrix short on two cores. Airflow 2.11 runs another stack (its webserver,
+# CLI output and log layout). The browser test of the connection form
 # runs on 3.3 only: Airflow 3.1 shows the form's extra fields only with the FAB provider installed,
 # and on 3.2 it does not yet pass (the token field is not rendered as a password input there, and
 # `connections get -o json` prints more than JSON). The tests of sensors started in the triggerer
@@ -80,22 +78,12 @@ LATEST = ["apache-airflow>=3.3,<3.4", "pymilvus>=3.0,<4"]
 
 @nox.session(python=PYTHON)
 def full(session: nox.Session) -> None:
-    """Airflow 3.3, pymilvus 3.x: ruff, mypy, and every test but the end-to-end ones (``e2e``)."""
+    """Airflow 3.3, pymilvus 3.x: ruff, mypy, and every test."""
     session.install("-e", ".[test]", *LATEST)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
-    session.run("pytest", "-v", "--durations=15", *(session.posargs or ["tests", "--ignore=tests/e2e"]))
-
-
-@nox.session(python=PYTHON)
-def e2e(session: nox.Session) -> None:
-    """Airflow 3.3, pymilvus 3.x: the end-to-end tests through real schedulers and triggerers."""
-    session.install("-e", ".[test]", *LATEST)
-    # The two-triggerer test first: its 200 waits are the most sensitive to a loaded machine, and
-    # the other sessions are loading less at their start.
-    first = "tests/e2e/test_two_triggerers.py"
-    session.run("pytest", "-v", "--durations=15", *(session.posargs or [first, "tests/e2e"]))
+    session.run("pytest", "-v", "--durations=15", *session.posargs)
 
 
 @nox.session(python=PYTHON)
