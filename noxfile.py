@@ -50,8 +50,9 @@ COMPAT_TESTS = [
 # The end-to-end tests (`airflow standalone`: the Airflow 3 scheduler, triggerer, API server and task
 # logs) in the legs whose Airflow has what they drive. The example DAG runs on both Airflow 3.1 and
 # 3.2, and on one of them each test whose outcome depends on what Airflow does (asset scheduling,
-# retries, timeouts, masking, a triggerer's crash); the rest, the provider's own behaviour, run on
-# 3.3 only, to keep the matrix short on two cores. Airflow 2.11 runs another stack (its webserver,
+# retries, timeouts, masking) or that runs an import through the triggerer; the rest run on 3.3
+# only, to keep the matrix short on two cores. (The triggerer-crash test is among them: it times a
+# flush a second ahead of Milvus's own checkpoints, which legs side by side load the machine to miss.) Airflow 2.11 runs another stack (its webserver,
 # CLI output and log layout). The browser test of the connection form
 # runs on 3.3 only: Airflow 3.1 shows the form's extra fields only with the FAB provider installed,
 # and on 3.2 it does not yet pass (the token field is not rendered as a password input there, and
@@ -61,8 +62,9 @@ E2E = "tests/e2e/test_end_to_end.py::test_"
 COMPAT_STACK_TESTS = {
     "3.1": [
         f"{E2E}bulk_load_example_succeeds_with_deferred_sensors",
+        f"{E2E}broken_import_file_fails_with_milvus_reason",
+        f"{E2E}good_import_through_the_triggerer",
         f"{E2E}credentials_reach_no_log_xcom_or_rendered_field",
-        f"{E2E}triggerer_killed_mid_wait_resumes_and_keeps_the_original_deadline",
     ],
     "3.2": [
         f"{E2E}bulk_load_example_succeeds_with_deferred_sensors",
