@@ -52,10 +52,10 @@ COMPAT_TESTS = [
 # 3.2, and on one of them each test whose outcome depends on what Airflow does (asset scheduling,
 # retries, timeouts, masking) or that runs an import through the triggerer; the rest run on 3.3
 # only, to keep the matrix short on two cores. (The triggerer-crash test is among them: it times a
-# flush a second ahead of Milvus's own checkpoints, which legs side by side load the machine to miss.) Airflow 2.11 runs another stack (its webserver,
-# CLI output and log layout). The browser test of the connection form
-# runs on 3.3 only: Airflow 3.1 shows the form's extra fields only with the FAB provider installed,
-# and on 3.2 it does not yet pass (the token field is not rendered as a password input there, and
+# flush a second ahead of Milvus's own checkpoints, which legs side by side load the machine to miss.)
+# Airflow 2.11 runs another stack (its webserver, CLI output and log layout). The browser test of
+# the connection form runs on 3.3 only: Airflow 3.1 shows the form's extra fields only with the FAB
+# provider installed, and on 3.2 it does not yet pass (the token field is not rendered as a password input there, and
 # `connections get -o json` prints more than JSON). The tests of sensors started in the triggerer
 # (test_start_from_trigger.py, test_two_triggerers.py) need Airflow 3.3.
 E2E = "tests/e2e/test_end_to_end.py::test_"
