@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import json
 import shutil
-import sqlite3
 import statistics
 import tempfile
 import threading
@@ -90,26 +89,24 @@ def _xcom_int(raw: Any) -> int:
 
 
 def measure_run(stack: Any, dag_id: str, run_id: str, watcher: ImportWatcher) -> dict[str, Any]:
-    with sqlite3.connect(stack.home / "airflow.db") as db:
-        db.row_factory = sqlite3.Row
-        tis = {
-            (r["task_id"], r["map_index"]): r
-            for r in db.execute(
-                "SELECT task_id, map_index, start_date, end_date FROM task_instance WHERE dag_id = ? AND run_id = ?",
-                (dag_id, run_id),
-            )
-        }
-        run = db.execute(
-            "SELECT start_date, end_date FROM dag_run WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)
-        ).fetchone()
-        import_ids = {
-            r["map_index"]: _xcom_int(r["value"])
-            for r in db.execute(
-                "SELECT map_index, value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = 'bulk_insert' "
-                "AND key = 'return_value'",
-                (dag_id, run_id),
-            )
-        }
+    tis = {
+        (r["task_id"], r["map_index"]): r
+        for r in stack.query(
+            "SELECT task_id, map_index, start_date, end_date FROM task_instance WHERE dag_id = ? AND run_id = ?",
+            dag_id,
+            run_id,
+        )
+    }
+    [run] = stack.query("SELECT start_date, end_date FROM dag_run WHERE dag_id = ? AND run_id = ?", dag_id, run_id)
+    import_ids = {
+        r["map_index"]: _xcom_int(r["value"])
+        for r in stack.query(
+            "SELECT map_index, value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = 'bulk_insert' "
+            "AND key = 'return_value'",
+            dag_id,
+            run_id,
+        )
+    }
     results = {(r.task_id, r.map_index): r for r in stack.task_results(dag_id, run_id)}
     waits = [key for key in results if key[0] in ("wait_for_import", "wait_for_flush")]
     overheads = []

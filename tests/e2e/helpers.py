@@ -36,7 +36,7 @@ SECRET_PASSWORD = "pw-7f3a9c1e-never-logged"
 SECRET_TOKEN = "tok-51d2b8e4-never-logged"
 RUN_TIMEOUT = 180
 # Airflow 3.3+ gives each task a state store: a retried bulk insert finds its import there. Older
-# versions fall back to the running import of the same files, which Milvus 2.2/2.3 list.
+# versions fall back to an import of the same files in Milvus's listing (files: Milvus 2.2/2.3 only).
 HAS_TASK_STATE_STORE = Version(version("apache-airflow")).release >= (3, 3)
 
 
