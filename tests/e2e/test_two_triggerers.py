@@ -31,8 +31,10 @@ def stack(milvus_server, tmp_path_factory):
     env = {
         "AIRFLOW_CONN_MILVUS_DEFAULT": milvus_server["uri"].replace("http://", "milvus://", 1),
         "AIRFLOW__TRIGGERER__CAPACITY": str(FIRST_CAPACITY),
-        # A killed triggerer's triggers go to a live one once its heartbeat is this old.
-        "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+        # A killed triggerer's triggers go to a live one once its heartbeat is this old: Airflow's
+        # default. Shorter, a triggerer busy starting its 100 waits on a loaded machine can miss it
+        # while alive, and the other takes its waits before the kill.
+        "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "30",
     }
     airflow = AirflowStack(tmp_path_factory.mktemp("airflow-home"), dags, env).start()
     try:

@@ -8,7 +8,8 @@ from harness.dags import manual_dag
 
 WAITS = 200
 DEADLINE_WAITS = 10  # the first ones: they wait for a flush that never comes, until their timeout
-DEADLINE_SECONDS = 60
+# Past the kill and the takeover (a 30 s stale heartbeat) on a loaded machine.
+DEADLINE_SECONDS = 90
 
 with manual_dag("e2e_two_triggerers", {"collection": "c", "flush_ts": 1, "never": 1}, max_active_tasks=WAITS):
     for i in range(WAITS):
