@@ -513,7 +513,7 @@ def run_in_triggerer(work: Work, n: int, args: argparse.Namespace, tmp: Path) ->
     import pendulum
     import psutil
 
-    from harness.airflow import AirflowStack
+    from harness.airflow import AirflowStack, json_output
     from harness.processes import wait_until
 
     dag_id = "bench_triggerer_waits"
@@ -555,7 +555,7 @@ def run_in_triggerer(work: Work, n: int, args: argparse.Namespace, tmp: Path) ->
 
         def deferred_count() -> int:
             out = stack.cli("tasks", "states-for-dag-run", dag_id, run_id, "-o", "json")
-            states = [t["state"] for t in json.loads(out[out.index("[") :]) if t["task_id"] == "wait_for_flush"]
+            states = [t["state"] for t in json_output(out) if t["task_id"] == "wait_for_flush"]
             if any(state in ("failed", "upstream_failed") for state in states):
                 failed = [r for r in stack.task_results(dag_id, run_id) if r.state in ("failed", "upstream_failed")]
                 tail = "\n".join(failed[0].log.splitlines()[-30:]) if failed else ""

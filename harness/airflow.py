@@ -240,7 +240,7 @@ class AirflowStack:
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         out = self.cli("dags", "trigger", dag_id, "-c", json.dumps(conf or {}), "-o", "json")
-        return _json_line(out)[0]["dag_run_id"]
+        return json_output(out)[0]["dag_run_id"]
 
     def query(self, sql: str, *args: object) -> list[sqlite3.Row]:
         """Rows of the stack's metadata database, read while Airflow runs. (Polling through the
@@ -264,7 +264,7 @@ class AirflowStack:
 
     def task_results(self, dag_id: str, run_id: str) -> list[TaskResult]:
         results = []
-        tis = _json_line(self.cli("tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"))
+        tis = json_output(self.cli("tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"))
         run_logs = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
         for ti in tis:
             map_index = int(ti.get("map_index", -1) if ti.get("map_index") not in (None, "") else -1)
@@ -288,8 +288,9 @@ class AirflowStack:
         return results
 
 
-def _json_line(out: str) -> Any:
-    """The CLI may log before its JSON output: the JSON is the line that starts with [ or {."""
+def json_output(out: str) -> Any:
+    """What an ``airflow ... -o json`` command printed as JSON: the line that starts with [ or {
+    (Airflow may log to stdout before it)."""
     for line in out.splitlines():
         if line.startswith(("[", "{")):
             try:
