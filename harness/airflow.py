@@ -364,13 +364,18 @@ class ApiServer:
 
     def start(self, timeout: float = 120) -> ApiServer:
         self.cli("db", "migrate")
-        args = [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(self.port)]
-        self.process = start_until(self._healthy, args, self.log_path, self.env, timeout)
+        self.process = start_until(self._healthy, self._command(), self.log_path, self.env, timeout)
         return self
+
+    def _command(self) -> list[str]:
+        return [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(self.port)]
 
     def _healthy(self, process: subprocess.Popen) -> bool:
         if process.poll() is not None:
-            raise RuntimeError(f"airflow api-server exited:\n{self.log_path.read_text()[-3000:]}")
+            raise RuntimeError(f"{' '.join(self._command()[:2])} exited:\n{self.log_path.read_text()[-3000:]}")
+        return self._answers()
+
+    def _answers(self) -> bool:
         return api_health(self.url) is not None
 
     def stop(self) -> None:
@@ -387,3 +392,23 @@ class ApiServer:
     def get(self, path: str) -> dict:
         with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as reply:
             return json.load(reply)
+
+
+class Webserver(ApiServer):
+    """Airflow 2's ``airflow webserver`` (its Flask UI), one gunicorn worker, every visitor an admin
+    (FAB's public role), with the Test button enabled."""
+
+    def __init__(self, home: Path) -> None:
+        super().__init__(home)
+        (home / "webserver_config.py").write_text('AUTH_ROLE_PUBLIC = "Admin"\n')
+        self.env["AIRFLOW__WEBSERVER__WORKERS"] = "1"
+
+    def _command(self) -> list[str]:
+        return [AIRFLOW, "webserver", "--hostname", "127.0.0.1", "--port", str(self.port)]
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=2) as reply:
+                return reply.status == 200
+        except OSError:
+            return False

@@ -238,10 +238,13 @@ class MilvusHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden, relabeled and placeholder fields of the Airflow 2 connection form."""
-        from airflow_provider_milvus.get_provider_info import UI_FIELD_BEHAVIOUR
+        """Hidden, relabeled and placeholder fields of the Airflow 2 connection form. Its extra fields
+        show the first of their examples as placeholder (Airflow 3's form offers the examples)."""
+        from airflow_provider_milvus.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
-        return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
+        behaviour = {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
+        examples = {name: f["schema"]["examples"][0] for name, f in CONN_FIELDS.items() if "examples" in f["schema"]}
+        return {**behaviour, "placeholders": {**behaviour["placeholders"], **examples}}
 
     # --- Connection ---------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""A real Airflow api-server with this provider installed, and headless Chromium driven by Playwright.
+"""A real Airflow UI server with this provider installed (Airflow 3's api-server, Airflow 2's
+webserver), and headless Chromium driven by Playwright.
 
 The browser is Debian's ``chromium`` (``make browser`` installs it), never one Playwright downloads.
 """
@@ -10,8 +11,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from airflow import __version__ as airflow_version
+from packaging.version import Version
 
-from harness.airflow import ApiServer
+from harness.airflow import ApiServer, Webserver
+
+AIRFLOW_2 = Version(airflow_version).major == 2
+# The form of the installed Airflow's UI is the one tested: each UI has its own test module.
+collect_ignore = ["test_connection_form.py" if AIRFLOW_2 else "test_connection_form_airflow2.py"]
 
 REPO = Path(__file__).resolve().parents[2]
 # Without the networking flags Chromium keeps trying to reach Google's hosts from a closed network.
@@ -28,7 +35,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def api_server(tmp_path_factory):
-    server = ApiServer(tmp_path_factory.mktemp("airflow-ui-home"))
+    server = (Webserver if AIRFLOW_2 else ApiServer)(tmp_path_factory.mktemp("airflow-ui-home"))
     server.start()
     try:
         yield server

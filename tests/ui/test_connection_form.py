@@ -9,11 +9,10 @@ import re
 from airflow import __version__ as airflow_version
 from packaging.version import Version
 
-from airflow_provider_milvus.get_provider_info import get_provider_info
 from harness.airflow import json_output
 from harness.processes import free_port
+from tests.ui.expected import CONN_FIELDS, STANDARD_FIELDS, WITH_EXAMPLES
 
-CONN_FIELDS = get_provider_info()["connection-types"][0]["conn-fields"]
 # Airflow 3.3's form masks an extra field declared with format "password" as it is typed; 3.2's
 # shows it as plain text (what is stored is masked in the API, as asserted below, and in logs).
 FORM_MASKS_EXTRA_SECRETS = Version(airflow_version).release >= (3, 3)
@@ -59,13 +58,7 @@ def test_form_shows_milvus_fields_with_labels_hints_and_masking(page, api_server
 
     # The type is offered by its display name, and the standard fields are relabelled for Milvus.
     assert dialog.get_by_text("Milvus", exact=True).is_visible()
-    standard = {
-        "host": ("Host or URI", "localhost, or https://in01-xxx.api.gcp-us-west1.zillizcloud.com"),
-        "port": ("Port", "19530"),
-        "login": ("User", "root (leave empty without authentication)"),
-        "password": ("Password", "Milvus"),
-    }
-    for name, (label, placeholder) in standard.items():
+    for name, (label, placeholder) in STANDARD_FIELDS.items():
         field = dialog.locator(f'input[name="{name}"]')
         assert field.is_visible(), name
         assert field.get_attribute("placeholder") == placeholder, name
@@ -84,7 +77,7 @@ def test_form_shows_milvus_fields_with_labels_hints_and_masking(page, api_server
     assert dialog.locator('input[name="password"]').get_attribute("type") == "password"
     assert (dialog.locator("#element_token").get_attribute("type") == "password") == FORM_MASKS_EXTRA_SECRETS
     # Paths and names come with an example of what to type.
-    for name in ("db_name", "ca_pem_path", "server_pem_path", "client_pem_path", "client_key_path", "server_name"):
+    for name in WITH_EXAMPLES:
         field = dialog.locator(f"#element_{name}")
         assert field.get_attribute("placeholder"), name
         options = dialog.locator(f"#list_{name} option")
