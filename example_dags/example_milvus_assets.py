@@ -75,9 +75,11 @@ with DAG(
 ):
 
     @task
-    def search(triggering_asset_events=None) -> dict:
+    def search(triggering_asset_events=None, triggering_dataset_events=None) -> dict:
         """Search the collection the triggering events report as written."""
-        extras = [event.extra for events in (triggering_asset_events or {}).values() for event in events]
+        # Each Airflow passes the events under its own name (the other stays None).
+        triggering = triggering_asset_events or triggering_dataset_events or {}
+        extras = [event.extra for events in triggering.values() for event in events]
         client = MilvusHook().get_conn()
         client.load_collection(COLLECTION)
         hits = client.search(COLLECTION, data=[[0.5] * DIM], limit=3, output_fields=["text"])

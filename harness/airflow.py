@@ -1,6 +1,7 @@
 """A real Airflow on this machine, started and stopped by process group: ``airflow standalone``
-(scheduler, dag-processor, triggerer, api-server, SQLite, LocalExecutor) for the demo, the
-end-to-end tests and the benchmark, and a lone ``airflow api-server`` for the browser tests.
+(scheduler, dag-processor, triggerer, api-server, SQLite, LocalExecutor; on Airflow 2 scheduler,
+triggerer, webserver, SequentialExecutor) for the demo, the end-to-end tests and the benchmark, and
+a lone ``airflow api-server`` (``airflow webserver``) for the browser tests.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from airflow import __version__ as airflow_version
+from packaging.version import Version
 
 from harness.processes import (
     AIRFLOW,
@@ -43,10 +47,14 @@ def start_until(
     return process
 
 
+AIRFLOW_2 = Version(airflow_version).major == 2
+
+
 def api_health(url: str) -> dict[str, Any] | None:
-    """The Airflow API's health report, or None while it does not answer."""
+    """The Airflow API's (Airflow 2: the webserver's) health report, or None while it does not answer."""
+    path = "/health" if AIRFLOW_2 else "/api/v2/monitor/health"
     try:
-        with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as reply:
+        with urllib.request.urlopen(f"{url}{path}", timeout=2) as reply:
             return json.load(reply)
     except (OSError, ValueError):
         return None
@@ -136,6 +144,16 @@ class AirflowStack:
             # The test DAGs import the harness (harness.dags).
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])),
         }
+        if AIRFLOW_2:
+            # Airflow 2's names of the same settings: its webserver serves the UI and the API, and
+            # its scheduler parses the DAG files.
+            self.env |= {
+                "AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(self.api_port),
+                "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": "127.0.0.1",
+                "AIRFLOW__WEBSERVER__WORKERS": "1",
+                "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "3600",
+                "AIRFLOW__CORE__DAG_FILE_PROCESSOR_TIMEOUT": "150",
+            }
 
     @property
     def log_path(self) -> Path:
@@ -264,10 +282,14 @@ class AirflowStack:
 
     def task_results(self, dag_id: str, run_id: str) -> list[TaskResult]:
         results = []
-        tis = json_output(self.cli("tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"))
+        tis = self.query(
+            "SELECT task_id, map_index, state, start_date, end_date FROM task_instance WHERE dag_id = ? AND run_id = ?",
+            dag_id,
+            run_id,
+        )
         run_logs = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
-        for ti in tis:
-            map_index = int(ti.get("map_index", -1) if ti.get("map_index") not in (None, "") else -1)
+        for ti in map(dict, tis):
+            map_index = ti["map_index"]
             folder = run_logs / f"task_id={ti['task_id']}"
             if map_index >= 0:
                 folder = folder / f"map_index={map_index}"
@@ -405,10 +427,3 @@ class Webserver(ApiServer):
 
     def _command(self) -> list[str]:
         return [AIRFLOW, "webserver", "--hostname", "127.0.0.1", "--port", str(self.port)]
-
-    def _answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/health", timeout=2) as reply:
-                return reply.status == 200
-        except OSError:
-            return False
