@@ -1,5 +1,5 @@
 """The version matrix: ``make test`` runs every session (``nox`` from a virtualenv with nox and uv):
-``e2e`` alone, then ``full``, ``coinstall`` and the three ``compat`` legs side by side.
+``e2e`` alone, then ``full``, ``form``, ``coinstall`` and the three ``compat`` legs side by side.
 
 - ``e2e``: Airflow 3.3 + pymilvus 3.x, the end-to-end runs through a real scheduler and triggerers.
   They run alone: some time a flush against Milvus's own checkpoints, or a triggerer's heartbeat,
@@ -10,6 +10,8 @@
   answers, and the integration tests against the real Milvus (every operator and sensor mode
   through dag.test(), the trigger runs, the hook and `airflow providers` / `connections test`);
   end-to-end tests through a real scheduler and triggerer, and the connection form in a browser.
+- ``form``: Airflow 3.1 with the FAB provider (which Airflow 3.0/3.1 need to show a connection
+  form's extra fields): the connection form in a browser.
 - ``coinstall``: the provider resolves and imports beside the Milvus integrations of LangChain
   (pymilvus 3) and LlamaIndex (pymilvus 2.6).
 
@@ -61,8 +63,8 @@ COMPAT_TESTS = [
 # (test_start_from_trigger.py, test_two_triggerers.py) need Airflow 3.3.
 # The browser test of the connection form (tests/ui picks the test of the installed Airflow's UI)
 # runs in Airflow 2.11's Flask UI, and in Airflow 3.3's and 3.2's (whose form shows the token as
-# typed: it has no masked input for extra fields); Airflow 3.1 shows the form's extra fields only
-# with the FAB provider installed.
+# typed: it has no masked input for extra fields). Airflow 3.0/3.1 show the form's extra fields only
+# with the FAB provider installed (its wtforms build them): the `form` session tests that UI.
 E2E = "tests/e2e/test_end_to_end.py::test_"
 COMPAT_STACK_TESTS = {
     "2.11": [
@@ -119,6 +121,14 @@ def compat(session: nox.Session, airflow: str, pymilvus: str) -> None:
     session.install("-e", ".[test]", f"apache-airflow=={airflow}.*", f"pymilvus=={pymilvus}.*", *pins)
     tests = [*COMPAT_TESTS, *COMPAT_STACK_TESTS.get(airflow, [])]
     session.run("pytest", "-v", "--durations=10", *(session.posargs or tests))
+
+
+@nox.session(python=PYTHON)
+def form(session: nox.Session) -> None:
+    """Airflow 3.1 with the FAB provider: the connection form's extra fields in a browser, and as the
+    CLI lists them."""
+    session.install("-e", ".[test]", "apache-airflow==3.1.*", "pymilvus==2.6.*", "apache-airflow-providers-fab")
+    session.run("pytest", "-v", *(session.posargs or ["tests/ui", "tests/integration/test_provider_cli.py"]))
 
 
 @nox.session(python=PYTHON)

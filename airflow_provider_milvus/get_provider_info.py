@@ -74,7 +74,8 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "extra"],
-    "relabeling": {"host": "Host or URI", "login": "User"},
+    # Port and Password too: Airflow 3.0/3.1 title an unrelabelled standard field by its name.
+    "relabeling": {"host": "Host or URI", "login": "User", "port": "Port", "password": "Password"},
     "placeholders": {
         "host": "localhost, or https://in01-xxx.api.gcp-us-west1.zillizcloud.com",
         "port": "19530",

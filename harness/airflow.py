@@ -412,8 +412,14 @@ class ApiServer:
         return done.stdout
 
     def get(self, path: str) -> dict:
-        with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as reply:
+        request = urllib.request.Request(f"{self.url}{path}", headers=self._authorization())
+        with urllib.request.urlopen(request, timeout=10) as reply:
             return json.load(reply)
+
+    def _authorization(self) -> dict[str, str]:
+        """A bearer token for the API: every visitor is an admin, yet Airflow 3.1's API wants one."""
+        with urllib.request.urlopen(f"{self.url}/auth/token", timeout=10) as reply:
+            return {"Authorization": f"Bearer {json.load(reply)['access_token']}"}
 
 
 class Webserver(ApiServer):
@@ -427,3 +433,6 @@ class Webserver(ApiServer):
 
     def _command(self) -> list[str]:
         return [AIRFLOW, "webserver", "--hostname", "127.0.0.1", "--port", str(self.port)]
+
+    def _authorization(self) -> dict[str, str]:
+        return {}  # the public role is an admin
