@@ -394,10 +394,7 @@ class ApiServer:
 
     def _healthy(self, process: subprocess.Popen) -> bool:
         if process.poll() is not None:
-            raise RuntimeError(f"{' '.join(self._command()[:2])} exited:\n{self.log_path.read_text()[-3000:]}")
-        return self._answers()
-
-    def _answers(self) -> bool:
+            raise RuntimeError(f"airflow {self._command()[1]} exited:\n{self.log_path.read_text()[-3000:]}")
         return api_health(self.url) is not None
 
     def stop(self) -> None:

@@ -11,12 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from airflow import __version__ as airflow_version
-from packaging.version import Version
 
-from harness.airflow import ApiServer, Webserver
+from harness.airflow import AIRFLOW_2, ApiServer, Webserver
 
-AIRFLOW_2 = Version(airflow_version).major == 2
 # The form of the installed Airflow's UI is the one tested: each UI has its own test module.
 collect_ignore = ["test_connection_form.py" if AIRFLOW_2 else "test_connection_form_airflow2.py"]
 
