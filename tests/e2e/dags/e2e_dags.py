@@ -30,7 +30,7 @@ with manual_dag("e2e_bulk_insert_retry", {"collection": "c", "files": ["f.json"]
         files="{{ params.files }}",
         wait_for_completion=True,
         deferrable=False,
-        poll_interval=1,
+        poll_interval=10,  # see the test: the worker is killed between two polls
         wait_timeout=300,
         retries=1,
         retry_delay=timedelta(seconds=1),
