@@ -48,3 +48,31 @@ class MilvusWaitFailed(AirflowFailException):
 
 class MilvusWaitTimeout(AirflowException):
     """The deadline passed before Milvus reported completion."""
+
+
+class MilvusImportUnknownError(AirflowFailException):
+    """A retried bulk insert cannot tell whether an earlier try's import reached Milvus.
+
+    Raised instead of guessing: importing again could load the rows twice, and not importing could
+    lose them. The message says what is unknown and how to proceed; the operator's
+    ``on_unknown_import="import_anew"`` makes a retry import anew instead. Retrying cannot help.
+    """
+
+    def __init__(self, message: str, import_task_ids: list[int] | None = None) -> None:
+        super().__init__(message)
+        self.import_task_ids = list(import_task_ids or [])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.import_task_ids)
+
+
+class MilvusDuplicateImportError(AirflowFailException):
+    """More than one import of one bulk-insert task's request exists in Milvus: its rows may be
+    loaded more than once. ``import_task_ids`` names them. Retrying cannot help."""
+
+    def __init__(self, message: str, import_task_ids: list[int]) -> None:
+        super().__init__(message)
+        self.import_task_ids = list(import_task_ids)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.import_task_ids)

@@ -66,6 +66,26 @@ class ImportState(TypedDict):
     progress: int | None  # percent, when Milvus reports it
 
 
+class ImportRequest(TypedDict):
+    """What a bulk-insert task asks Milvus to import: a retry reconnects only to the same request."""
+
+    db_name: str  # "" for the connection's database
+    collection: str
+    partition: str  # "" for the default partition
+    files: list[str]
+    options: dict[str, str]
+
+
+class ImportRecord(TypedDict):
+    """What a bulk-insert task keeps in Airflow's task state store (Airflow 3.3+) for its retries."""
+
+    request: ImportRequest
+    # When an earlier try first sent this request (Unix seconds, the worker's clock): written before
+    # the Import, so a try lost before it recorded the ID leaves its retry a time to search from.
+    submitted_at: float
+    import_task_id: int | None  # None until Milvus answered the Import
+
+
 class IngestResult(TypedDict):
     """The return value of ``MilvusIngestOperator``."""
 

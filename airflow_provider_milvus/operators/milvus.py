@@ -19,13 +19,14 @@ from airflow_provider_milvus.triggers.milvus import (
 )
 from airflow_provider_milvus.types import (
     IMPORT_COMPLETED,
-    IMPORT_RUNNING_STATES,
     CreateCollectionResult,
     FlushResult,
+    ImportRequest,
     ImportState,
     IngestResult,
     TaskEnd,
 )
+from airflow_provider_milvus.utils.import_resume import ON_UNKNOWN_IMPORT_CHOICES, ImportResume, OnUnknownImport
 from airflow_provider_milvus.utils.mixins import (
     MilvusHookMixin,
     default_deferrable,
@@ -36,7 +37,6 @@ from airflow_provider_milvus.validation import (
     validate_collection_names,
     validate_import_files,
     validate_import_options,
-    validate_import_task_id,
     validate_positive,
 )
 from airflow_provider_milvus.wait import (
@@ -52,9 +52,6 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 FLUSH_RESULT_KEY = "flush_result"
-# Where a bulk insert keeps the import it started, in Airflow's task state store (Airflow 3.3+),
-# so that a retry reconnects to it instead of starting a second one.
-IMPORT_STORE_KEY = "milvus_import"
 
 T = TypeVar("T")
 
@@ -213,11 +210,18 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
     final state under the XCom key ``import_state``, and fails with Milvus's ``failed_reason`` if the
     import fails.
 
-    A retried task does not import twice. On Airflow 3.3+ the operator records the import it
-    started in the task state store; a retry reconnects to that import while it runs, returns it
-    if it completed, and submits again only if it failed (or the inputs changed). On older Airflow,
-    a retry looks for a running import of the same files, which only Milvus 2.2/2.3 report; on
-    Milvus 2.4+ there it submits again. The record is removed when the task succeeds.
+    A retried task does not import twice. Each try records its request in Airflow's task state store
+    (Airflow 3.3+) before it sends the Import, and the import's ID once Milvus answers; a retry
+    reconnects to that import while it runs or once it completed, and imports anew only if it
+    failed. A try lost between the Import and the record leaves its retry the request: the retry
+    finds the import by its files in Milvus's listing (Milvus 2.2/2.3), imports if Milvus has no
+    running or completed import of the collection since then, and otherwise fails saying it cannot
+    tell (Milvus 2.4+, whose listing names no files), unless ``on_unknown_import="import_anew"``.
+    Without a task state store (Airflow before 3.3) a retry searches the listing from the start of
+    the DAG run the same way. Several imports of the request fail the task, listed under the XCom
+    key ``duplicate_imports``. The record outlives the task, as Airflow's resumable jobs' do: a
+    cleared task that succeeded returns its import again; set ``[state_store] clear_on_success`` to
+    import anew on a clear. See docs/reliability.md.
 
     :param collection_name: Target collection (templated).
     :param files: List of file paths (templated).
@@ -233,6 +237,10 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
     :param submit_timeout: Seconds to keep resending the Import while Milvus turns it away
         (rate limited, not ready, unreachable). An error after which the import may exist (a
         deadline passed while Milvus handled it) is never resent.
+    :param on_unknown_import: What a retry does when it cannot tell whether an earlier try's
+        import reached Milvus: ``"fail"`` (the default: fail saying so, since importing again could
+        load the rows twice) or ``"import_anew"`` (import again; for collections that deduplicate,
+        or data loaded into a fresh collection per run).
     :param milvus_conn_id: Airflow connection of type ``milvus``.
     """
 
@@ -246,28 +254,43 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         partition_name: str | None = None,
         db_name: str | None = None,
         options: dict[str, str] | None = None,
+        on_unknown_import: OnUnknownImport = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if on_unknown_import not in ON_UNKNOWN_IMPORT_CHOICES:
+            raise MilvusConfigError(
+                f"on_unknown_import must be one of {list(ON_UNKNOWN_IMPORT_CHOICES)}, got {on_unknown_import!r}"
+            )
         self.collection_name = collection_name
         self.files = files
         self.partition_name = partition_name
         self.db_name = db_name
         self.options = options
+        self.on_unknown_import = on_unknown_import
 
     def execute(self, context: Context) -> int:
         collection = validate_collection_names(self.collection_name, "collection_name")[0]
         files = validate_import_files(parse_rendered_literal(self.files))
         options = validate_import_options(parse_rendered_literal(self.options))
-        request: dict[str, Any] = {
+        request: ImportRequest = {
             "db_name": self.db_name or "",
             "collection": collection,
             "partition": self.partition_name or "",
             "files": files,
             "options": options,
         }
-        task_id = self._earlier_import(context, request)
+        resume = ImportResume(
+            self.hook,
+            context,
+            request,
+            on_unknown_import=self.on_unknown_import,
+            rpc_timeout=self.rpc_timeout,
+            log=self.log,
+        )
+        task_id = resume.earlier_import()
         if task_id is None:
+            resume.record_intent()
             task_id = self._send(
                 f"Milvus to accept the Import of {files} into {collection!r}",
                 lambda: self.hook.bulk_insert(
@@ -280,9 +303,8 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
                 ),
                 idempotent=False,
             )
+            resume.record_import(task_id)
             self.log.info("Started import task %s of %s into %r", task_id, files, collection)
-            if self.wait_for_completion and (store := context.get("task_state_store")) is not None:
-                store.set(IMPORT_STORE_KEY, {"import_task_id": task_id, "request": request})
         if not self.wait_for_completion:
             self._report_to_outlets(context, [collection], {"import_task_id": task_id, "files": files})
             return task_id
@@ -318,71 +340,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         rows = state["row_count"] if state else None
         extra = {"import_task_id": task_id, "state": IMPORT_COMPLETED, **({"rows": rows} if rows is not None else {})}
         self._report_to_outlets(context, [str(self.collection_name)], extra)
-        # Done: a later run of this task (a clear) imports anew.
-        if (store := context.get("task_state_store")) is not None:
-            store.delete(IMPORT_STORE_KEY)
         return task_id
-
-    def _earlier_import(self, context: Context, request: dict[str, Any]) -> int | None:
-        """The import an earlier try of this task started for the same request, to reconnect to.
-
-        From the task state store (Airflow 3.3+): that import while it runs or once it completed;
-        None if it failed or Milvus no longer knows it. Without the store, on a retry: an import of
-        the same files running, or completed since the DAG run started; only Milvus 2.2/2.3 list files.
-        """
-        store = context.get("task_state_store")
-        if store is not None:
-            saved = store.get(IMPORT_STORE_KEY)
-            if not isinstance(saved, dict) or saved.get("request") != request:
-                return None
-            task_id = validate_import_task_id(saved.get("import_task_id"), "the stored import_task_id")
-            try:
-                state = self.hook.get_import_state(task_id, timeout=self.rpc_timeout)
-            except MilvusError as err:
-                if err.transient:
-                    raise
-                self.log.warning(
-                    "Import task %s of an earlier try is unknown to Milvus (%s): importing anew", task_id, err
-                )
-                return None
-            if state["state"] in (*IMPORT_RUNNING_STATES, IMPORT_COMPLETED):
-                self.log.info(
-                    "Reconnecting to import task %s started by an earlier try (%s), found in the task state store",
-                    task_id,
-                    state["state"],
-                )
-                return task_id
-            self.log.warning(
-                "Import task %s of an earlier try ended in %s (%s): importing anew",
-                task_id,
-                state["state"],
-                state["failed_reason"] or "no reason given",
-            )
-            return None
-        if context["ti"].try_number <= 1:
-            return None
-        # A completed import counts only if it began in this DAG run: an earlier try may have died
-        # just before its import completed (importing again would load the rows twice), while an
-        # import of the same files by an earlier run is that run's.
-        run_start = getattr(context.get("dag_run"), "start_date", None)
-        since = run_start.timestamp() if run_start is not None else None
-        partition = request["partition"] or "_default"
-        for task in self.hook.list_import_tasks(
-            request["collection"], db_name=self.db_name or None, timeout=self.rpc_timeout
-        ):
-            infos = task["infos"]
-            ours = task["state"] in IMPORT_RUNNING_STATES or (
-                task["state"] == IMPORT_COMPLETED and since is not None and task["create_ts"] >= int(since)
-            )
-            if (
-                ours
-                and infos.get("collection") == request["collection"]
-                and infos.get("partition", "_default") == partition
-                and infos.get("files") == ",".join(request["files"])
-            ):
-                self.log.info("Reattaching to import task %s started by an earlier try (%s)", task["id"], task["state"])
-                return task["id"]
-        return None
 
 
 class MilvusCreateCollectionOperator(MilvusHookMixin, BaseOperator):

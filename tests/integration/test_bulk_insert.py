@@ -12,6 +12,7 @@ from airflow_provider_milvus.exceptions import MilvusError, MilvusWaitFailed
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator
 from airflow_provider_milvus.triggers.milvus import MilvusImportStateTrigger
+from airflow_provider_milvus.utils.import_resume import CLOCK_SKEW_SECONDS
 from airflow_provider_milvus.wait import ImportStateTarget, deadline_after, wait_sync
 
 from .helpers import (
@@ -176,8 +177,9 @@ def test_retry_without_task_store_takes_a_completed_import_only_from_its_own_run
 
     assert retry(run_started) == first
     assert row_count(milvus_client, name) == 300
-    # A later run, retried: the completed import is older than the run, so it imports anew.
-    second = retry(pendulum.now("UTC").add(seconds=2))
+    # A later run, retried: the completed import is older than the run (by more than the allowance
+    # for clock skew between worker and Milvus), so it imports anew.
+    second = retry(pendulum.now("UTC").add(seconds=CLOCK_SKEW_SECONDS + 5))
     assert second != first
     assert sorted(t["id"] for t in MilvusHook().list_import_tasks(name)) == sorted([first, second])
 

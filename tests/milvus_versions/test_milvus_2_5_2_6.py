@@ -12,13 +12,15 @@ import pendulum
 import pytest
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
-from airflow_provider_milvus.exceptions import MilvusWaitFailed
+from airflow_provider_milvus.exceptions import MilvusImportUnknownError, MilvusWaitFailed
 from airflow_provider_milvus.hooks.milvus import MilvusHook, import_state_dict
-from airflow_provider_milvus.operators.milvus import IMPORT_STORE_KEY, MilvusBulkInsertOperator, MilvusFlushOperator
+from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator, MilvusFlushOperator
 from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor
 from airflow_provider_milvus.triggers.milvus import MilvusFlushStateTrigger, MilvusImportStateTrigger
+from airflow_provider_milvus.utils.import_resume import IMPORT_STORE_KEY
 from airflow_provider_milvus.wait import ImportStateTarget, Outcome
 from tests.log_capture import log_messages
+from tests.task_context import RecordingTI, TaskStore, context
 
 from .proxy import JobState, Milvus25Proxy, ProxyServer, failed, running_then_completed
 
@@ -31,36 +33,6 @@ def proxy(monkeypatch):
     with ProxyServer(proxy) as server:
         monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", f"milvus://127.0.0.1:{server.port}")
         yield proxy
-
-
-class RecordingTI:
-    """The part of a task instance the operators use: its try number and XCom pushes."""
-
-    def __init__(self, try_number: int = 1) -> None:
-        self.try_number = try_number
-        self.map_index = -1
-        self.task_id = "t"
-        self.pushed: dict = {}
-
-    def xcom_push(self, key, value):
-        self.pushed[key] = value
-
-
-class TaskStore:
-    """What ``context["task_state_store"]`` offers (get, set, delete), kept in a dict. The real
-    store is exercised end to end, through a real retry, in tests/e2e."""
-
-    def __init__(self) -> None:
-        self.values: dict = {}
-
-    def get(self, key, default=None):
-        return self.values.get(key, default)
-
-    def set(self, key, value, *, retention=None):
-        self.values[key] = value
-
-    def delete(self, key):
-        self.values.pop(key, None)
 
 
 def bulk_insert(**kwargs) -> MilvusBulkInsertOperator:
@@ -157,9 +129,7 @@ def test_failed_import_fails_with_the_reason(proxy):
 
 
 def test_files_and_options_reach_milvus_unchanged(proxy):
-    bulk_insert(files=["/imports/rows.jsonl"], options={"sep": ";", "skip_rows": 1, "backup": False}).execute(
-        {"ti": RecordingTI()}
-    )
+    bulk_insert(files=["/imports/rows.jsonl"], options={"sep": ";", "skip_rows": 1, "backup": False}).execute(context())
     [request] = proxy.sent("Import")
     assert list(request.files) == ["/imports/rows.jsonl"]
     assert {kv.key: kv.value for kv in request.options} == {"sep": ";", "skip_rows": "1", "backup": "false"}
@@ -171,41 +141,95 @@ def test_retry_reconnects_through_the_task_store_where_the_listing_cannot_help(p
     store = TaskStore()
     first = bulk_insert(wait_for_completion=True, wait_timeout=0.01)
     with pytest.raises(Exception, match="Timed out waiting for import task"):
-        first.execute({"ti": RecordingTI(1), "task_state_store": store})
+        first.execute(context(1, store))
     [job_id] = proxy.jobs
     assert store.values[IMPORT_STORE_KEY]["import_task_id"] == job_id
 
     retry = bulk_insert(wait_for_completion=True)
-    assert retry.execute({"ti": RecordingTI(2), "task_state_store": store}) == job_id
+    assert retry.execute(context(2, store)) == job_id
     assert len(proxy.sent("Import")) == 1
-    assert IMPORT_STORE_KEY not in store.values  # done: a later clear imports anew
-
-    # Without the store (Airflow < 3.3) the listing cannot match files on 2.4+: a new import.
-    bulk_insert(wait_for_completion=True).execute({"ti": RecordingTI(2)})
-    assert len(proxy.sent("Import")) == 2
+    assert store.values[IMPORT_STORE_KEY]["import_task_id"] == job_id  # kept for later tries
     listed = MilvusHook(CONN_ID).list_import_tasks("docs")
-    assert len(listed) == 2 and all(task["id"] == 0 and "files" not in task["infos"] for task in listed)
+    assert len(listed) == 1 and all(task["id"] == 0 and "files" not in task["infos"] for task in listed)
+
+
+def test_retry_without_the_store_cannot_tell_and_says_so(proxy):
+    """Airflow < 3.3 on 2.4+: a completed import of the collection since the run began may be the
+    earlier try's, and the listing names no files: the retry fails saying so, importing nothing,
+    unless the task asks to import anew."""
+    run_start = pendulum.now("UTC").subtract(seconds=5)
+    bulk_insert(wait_for_completion=True).execute(context(1, run_start=run_start))
+    with pytest.raises(MilvusImportUnknownError, match=r"cannot be told.*on_unknown_import='import_anew'"):
+        bulk_insert(wait_for_completion=True).execute(context(2, run_start=run_start))
+    assert len(proxy.sent("Import")) == 1
+    with log_messages() as logs:
+        bulk_insert(wait_for_completion=True, on_unknown_import="import_anew").execute(context(2, run_start=run_start))
+    assert len(proxy.sent("Import")) == 2
+    assert any("importing anew, as on_unknown_import='import_anew' asks" in m for m in logs)
+
+
+def test_retry_with_only_the_intent_on_2_5(proxy):
+    """The try was lost between the Import and the record of its ID. 2.4+ lists no files: with no
+    running or completed import of the collection since the request, nothing of it took effect
+    (import); with one, the retry cannot tell whether it is the lost try's (fail, or import anew)."""
+    store = TaskStore()
+    intent = {
+        "request": {
+            "db_name": "",
+            "collection": "docs",
+            "partition": "",
+            "files": ["/imports/part-0.parquet"],
+            "options": {},
+        },
+        "submitted_at": pendulum.now("UTC").timestamp(),
+        "import_task_id": None,
+    }
+    store.set(IMPORT_STORE_KEY, dict(intent))
+    job_id = bulk_insert(wait_for_completion=True).execute(context(2, store))
+    assert len(proxy.sent("Import")) == 1
+
+    # The same intent again, with that job (created since) now in Milvus's listing.
+    store.set(IMPORT_STORE_KEY, dict(intent))
+    with pytest.raises(MilvusImportUnknownError, match="may have started an import") as err:
+        bulk_insert(wait_for_completion=True).execute(context(3, store))
+    assert len(proxy.sent("Import")) == 1 and err.value.import_task_ids == []  # 2.4+ lists id=0
+    assert bulk_insert(wait_for_completion=True, on_unknown_import="import_anew").execute(context(3, store)) != job_id
+    assert len(proxy.sent("Import")) == 2
 
 
 def test_retry_after_a_failed_import_or_changed_input_imports_anew(proxy):
     store = TaskStore()
     proxy.next_import = failed("bad file")
     with pytest.raises(MilvusWaitFailed):
-        bulk_insert(wait_for_completion=True).execute({"ti": RecordingTI(1), "task_state_store": store})
+        bulk_insert(wait_for_completion=True).execute(context(1, store))
     proxy.next_import = running_then_completed(10)
-    bulk_insert(wait_for_completion=True).execute({"ti": RecordingTI(2), "task_state_store": store})
+    bulk_insert(wait_for_completion=True).execute(context(2, store))
     assert len(proxy.sent("Import")) == 2
     # A stored import of other files is not this task's import any more.
     store.set(IMPORT_STORE_KEY, {"import_task_id": next(iter(proxy.jobs)), "request": {"files": ["other"]}})
-    bulk_insert(wait_for_completion=True).execute({"ti": RecordingTI(3), "task_state_store": store})
+    bulk_insert(wait_for_completion=True).execute(context(3, store))
     assert len(proxy.sent("Import")) == 3
+
+
+def test_a_recorded_job_milvus_no_longer_knows_is_searched_for(proxy):
+    """2.4+ answers an unknown job ID with a Failed state, "import job does not exist": not a failed
+    import of ours (which would be imported anew blindly) but one to look for in the listing."""
+    store = TaskStore()
+    job_id = bulk_insert(wait_for_completion=True).execute(context(1, store))
+    proxy.jobs.clear()  # forgotten (Milvus keeps finished jobs for a while)
+    with log_messages() as logs:
+        bulk_insert(wait_for_completion=True).execute(context(2, store))
+    assert any(
+        f"Import task {job_id} of an earlier try is unknown to Milvus (import job does not exist" in m for m in logs
+    )
+    assert len(proxy.sent("Import")) == 2  # nothing live in the listing: imported anew
 
 
 def test_rate_limited_flush_is_sent_again_and_the_retry_logged(proxy):
     flush = MilvusFlushOperator(task_id="t", milvus_conn_id=CONN_ID, collection_names="docs", submit_timeout=60)
-    flush.execute({"ti": RecordingTI()})
+    flush.execute(context())
     with log_messages() as logs:
-        result = flush.execute({"ti": RecordingTI()})  # within 10 s of the first: rejected, then accepted
+        result = flush.execute(context())  # within 10 s of the first: rejected, then accepted
     assert result["collections"]["docs"]["flush_ts"] > 0
     assert len(proxy.sent("Flush")) >= 3
     retries = [message for message in logs if "Transient Milvus error" in message]
@@ -214,9 +238,9 @@ def test_rate_limited_flush_is_sent_again_and_the_retry_logged(proxy):
 
 def test_rate_limited_flush_gives_up_at_its_budget_with_milvus_reason(proxy):
     flush = MilvusFlushOperator(task_id="t", milvus_conn_id=CONN_ID, collection_names="docs", submit_timeout=1)
-    flush.execute({"ti": RecordingTI()})
+    flush.execute(context())
     with pytest.raises(Exception, match=r"code 8\): request is rejected by grpc RateLimiter"):
-        flush.execute({"ti": RecordingTI()})
+        flush.execute(context())
 
 
 def test_flush_wait_always_names_the_collection(proxy):
