@@ -99,6 +99,9 @@ def worker_runs(worker_logs: list[Path]) -> list[float]:
     return [(end - start).total_seconds() for start, end in spans]
 
 
+_WORKER_TITLE = "airflow worker -- "
+
+
 class AirflowStack:
     """Runs ``airflow standalone`` with its home, DAGs folder and ports of our choosing.
 
@@ -198,32 +201,43 @@ class AirflowStack:
                 os.kill(pid, signal.SIGKILL)
         return sorted(doomed)
 
+    def task_pids(self, dag_ids: list[str]) -> dict[tuple[str, str, str, int], int]:
+        """The processes running the current tries of the DAGs' task instances, by (dag_id, run_id,
+        task_id, map_index): one look at the metadata database and one at /proc for them all."""
+        marks = ", ".join("?" * len(dag_ids))
+        rows = self.query(
+            f"SELECT id, dag_id, run_id, task_id, map_index FROM task_instance WHERE dag_id IN ({marks})", *dag_ids
+        )
+        # The task runner names its process after the try it runs: "airflow worker -- <ti id>"
+        # (the id as a UUID; SQLite stores it as 32 hex digits).
+        titles = {
+            f"{_WORKER_TITLE}{uuid.UUID(str(row['id']))}".encode(): (
+                row["dag_id"],
+                row["run_id"],
+                row["task_id"],
+                row["map_index"],
+            )
+            for row in rows
+        }
+        pids: dict[tuple[str, str, str, int], int] = {}
+        for path in Path("/proc").glob("[0-9]*/cmdline"):
+            pid = int(path.parent.name)
+            title = cmdline(pid)[: len(_WORKER_TITLE) + 36]  # the title, then a UUID's 36 characters
+            if title in titles:
+                if titles[title] in pids:
+                    raise RuntimeError(f"two processes for {title.decode()!r}: {pids[titles[title]]}, {pid}")
+                pids[titles[title]] = pid
+        return pids
+
     def kill_task(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> int:
         """SIGKILL the process running a task instance's current try (its worker dies mid-task, as
         on a lost machine): its supervisor reports the failure, and Airflow retries it if it may.
         Returns the pid killed."""
-        rows = self.query(
-            "SELECT id FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?",
-            dag_id,
-            run_id,
-            task_id,
-            map_index,
-        )
-        if not rows:
-            raise RuntimeError(f"no task instance {dag_id}.{task_id} in run {run_id}")
-        row = rows[0]
-        # The task runner names its process after the try it runs: "airflow worker -- <ti id>"
-        # (the id as a UUID; SQLite stores it as 32 hex digits).
-        title = f"airflow worker -- {uuid.UUID(str(row[0]))}".encode()
-        pids = [
-            int(p.parent.name)
-            for p in Path("/proc").glob("[0-9]*/cmdline")
-            if cmdline(int(p.parent.name)).startswith(title)
-        ]
-        if len(pids) != 1:
-            raise RuntimeError(f"expected one process for {title.decode()!r}, found {pids}")
-        os.kill(pids[0], signal.SIGKILL)
-        return pids[0]
+        pid = self.task_pids([dag_id]).get((dag_id, run_id, task_id, map_index))
+        if pid is None:
+            raise RuntimeError(f"no process runs {dag_id}.{task_id} of run {run_id}")
+        os.kill(pid, signal.SIGKILL)
+        return pid
 
     def start_triggerer(self, env: dict[str, str] | None = None) -> subprocess.Popen:
         """Start another ``airflow triggerer`` (beside the first, or after kill_triggerer), with

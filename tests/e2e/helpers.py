@@ -22,6 +22,8 @@ E2E_DAGS = [
     *ASSET_DAGS,
     "e2e_bulk_insert",
     "e2e_bulk_insert_retry",
+    "e2e_bulk_insert_killed_waiting",
+    "e2e_bulk_insert_killed",
     "e2e_flush_wait",
     "e2e_flush_timeout",
     "e2e_flush_timeout_soft_fail",

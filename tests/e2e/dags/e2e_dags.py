@@ -36,6 +36,22 @@ with manual_dag("e2e_bulk_insert_retry", {"collection": "c", "files": ["f.json"]
         retry_delay=timedelta(seconds=1),
     )
 
+# Killed 0-50 ms after Milvus logs their Import, as a worker lost to an OOM kill would be: the
+# retry must take the import the killed try started, whether it recorded its ID or not.
+for dag_id, wait in (("e2e_bulk_insert_killed_waiting", True), ("e2e_bulk_insert_killed", False)):
+    with manual_dag(dag_id, {"collection": "c", "files": ["f.json"]}, max_active_runs=32):
+        MilvusBulkInsertOperator(
+            task_id="bulk_insert",
+            collection_name="{{ params.collection }}",
+            files="{{ params.files }}",
+            wait_for_completion=wait,
+            deferrable=True,  # the first poll comes one interval after the Import, in the triggerer
+            poll_interval=5,
+            wait_timeout=300,
+            retries=2,
+            retry_delay=timedelta(seconds=1),
+        )
+
 # Intervals and timeouts of 5 s and more: a trigger that fires within seconds of its deferral
 # can hit an Airflow 3.3 scheduler race (apache/airflow#71580).
 for dag_id, poke_interval, timeout, soft_fail in (
