@@ -30,9 +30,39 @@ class MilvusError(AirflowException):
         self.outcome_unknown = outcome_unknown
         super().__init__(f"Milvus {rpc} failed (code {code}): {reason}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt with its fields (as Airflow ships exceptions between processes), not from the message.
+        return _rebuild_milvus_error, (
+            type(self),
+            (self.rpc, self.code, self.reason),
+            {"transient": self.transient, "outcome_unknown": self.outcome_unknown},
+        )
+
+    def with_context(self, context: str) -> MilvusError:
+        """The same error with ``context`` before Milvus's reason, its code and flags kept."""
+        return type(self)(
+            self.rpc,
+            self.code,
+            f"{context}: {self.reason}",
+            transient=self.transient,
+            outcome_unknown=self.outcome_unknown,
+        )
+
+
+def _rebuild_milvus_error(
+    cls: type[MilvusError], args: tuple[str, int | str, str], flags: dict[str, bool]
+) -> MilvusError:
+    rpc, code, reason = args
+    return cls(rpc, code, reason, transient=flags["transient"], outcome_unknown=flags["outcome_unknown"])
+
 
 class MilvusAuthenticationError(MilvusError):
     """Milvus refused the credentials of the connection."""
+
+
+class MilvusSchemaConflictError(MilvusConfigError, AirflowFailException):
+    """A collection exists with a schema other than the one the task gives; the message names each
+    difference. Retrying cannot fix it, so the task fails without retries."""
 
 
 class MilvusWaitFailed(AirflowFailException):
@@ -44,6 +74,9 @@ class MilvusWaitFailed(AirflowFailException):
     def __init__(self, message: str, result: Any = None) -> None:
         super().__init__(message)
         self.result = result
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.result)
 
 
 class MilvusWaitTimeout(AirflowException):

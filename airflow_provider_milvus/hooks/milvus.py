@@ -104,11 +104,15 @@ def _check_status(rpc: str, response: Message) -> Message:
     code = status.code or status.error_code
     if not code:
         return response
+    raise _error_from_status(rpc, code, status.reason or common_pb2.ErrorCode.Name(status.error_code))
+
+
+def _error_from_status(rpc: str, code: int, reason: str) -> MilvusError:
+    """Milvus's status code and reason as the provider's error, whichever client carried them."""
     error_cls = MilvusAuthenticationError if code in _AUTH_MILVUS_CODES else MilvusError
-    reason = status.reason or common_pb2.ErrorCode.Name(status.error_code)
     lowered = reason.lower()
     transient = code in _TRANSIENT_MILVUS_CODES or any(marker in lowered for marker in _INTERNAL_UNREACHABLE_REASONS)
-    raise error_cls(rpc, code, reason, transient=transient)
+    return error_cls(rpc, code, reason, transient=transient)
 
 
 # --- Request builders and response readers, shared by the sync and async calls. -----------------
@@ -305,7 +309,20 @@ class MilvusHook(BaseHook):
                 "address, which pymilvus's MilvusClient cannot dial; the provider's flush, import and waits "
                 "work, and for get_conn() give a hostname that resolves to it"
             )
-        return MilvusClient(**settings.client_kwargs())
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return MilvusClient(**settings.client_kwargs())
+        except MilvusException as err:
+            # pymilvus connects when the client is made, and says only "illegal connection params or
+            # server unavailable": name the connection and where it points.
+            reason = getattr(err, "message", "") or str(err)
+            raise MilvusError(
+                "connect",
+                getattr(err, "code", 2),
+                f"cannot connect to Milvus at {settings.address} (connection {settings.conn_id!r}): {reason}",
+                transient=True,
+            ) from None
 
     def collection_asset(self, collection_name: str, db_name: str | None = None) -> Any:
         """The collection as an Airflow asset (a dataset on Airflow 2), for ``outlets`` and schedules:
@@ -447,12 +464,35 @@ class MilvusHook(BaseHook):
         files = validate_import_files(files)
         options = validate_import_options(options)
         db = self._db(db_name)
+        self._check_import_target(collection_name, partition_name, db, timeout)
         request = _import_request(collection_name, files, partition_name, db, options)
         response = self._call("Import", request, timeout, db)
         if not response.tasks:
             raise MilvusError("Import", "no task", f"Milvus returned no import task for {collection_name!r}")
         self._report_output(collection_name, db)
         return int(response.tasks[0])
+
+    def _check_import_target(
+        self, collection_name: str, partition_name: str | None, db: str, timeout: float | None
+    ) -> None:
+        """Fail at once on a collection or partition that does not exist: Milvus 2.3 would retry the
+        Import inside for about a minute before refusing it."""
+        has = milvus_pb2.HasCollectionRequest(collection_name=collection_name, db_name=db)
+        if not self._call("HasCollection", has, timeout, db).value:
+            raise MilvusError(
+                "Import", 100, f"collection not found: {collection_name!r} in database {db or 'default'!r}"
+            )
+        if partition_name:
+            has_partition = milvus_pb2.HasPartitionRequest(
+                collection_name=collection_name, partition_name=partition_name, db_name=db
+            )
+            if not self._call("HasPartition", has_partition, timeout, db).value:
+                raise MilvusError(
+                    "Import",
+                    200,
+                    f"partition not found: {partition_name!r} in collection {collection_name!r} of database "
+                    f"{db or 'default'!r}",
+                )
 
     def get_import_state(self, import_task_id: int, timeout: float | None = None) -> ImportState:
         """The state of one import (see :func:`import_state_dict`)."""
@@ -488,9 +528,9 @@ class MilvusHook(BaseHook):
         try:
             return call()
         except MilvusException as err:
-            code = getattr(err, "code", 1)
-            reason = getattr(err, "message", "") or str(err)
-            raise MilvusError(operation, code, reason, transient=code in _TRANSIENT_MILVUS_CODES) from None
+            raise _error_from_status(
+                operation, getattr(err, "code", 1), getattr(err, "message", "") or str(err)
+            ) from None
 
     @staticmethod
     def data_types() -> frozenset[str]:

@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError, MilvusWaitFailed
+from airflow_provider_milvus.exceptions import (
+    MilvusConfigError,
+    MilvusError,
+    MilvusSchemaConflictError,
+    MilvusWaitFailed,
+)
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.schema import rows_from, schema_differences, validate_index_params, validate_schema
 from airflow_provider_milvus.triggers.milvus import (
@@ -395,7 +400,7 @@ class MilvusCreateCollectionOperator(MilvusHookMixin, BaseOperator):
         else:
             differences = schema_differences(schema, existing)
             if differences:
-                raise MilvusConfigError(
+                raise MilvusSchemaConflictError(
                     f"collection {name!r} exists with a different schema: " + "; ".join(differences)
                 )
             self.log.info("Collection %r exists with this schema; nothing to create", name)
@@ -472,11 +477,9 @@ class MilvusIngestOperator(MilvusHookMixin, BaseOperator):
                     name, batch, upsert=self.upsert, partition_name=self.partition_name, timeout=self.rpc_timeout
                 )
             except MilvusError as err:
-                raise MilvusError(
-                    err.rpc,
-                    err.code,
+                raise err.with_context(
                     f"batch {number} of {batches} (rows {start} to {start + len(batch) - 1}) into {name!r} failed, "
-                    f"{written} rows written before it: {err.reason}",
+                    f"{written} rows written before it"
                 ) from None
             written += count
             ids.extend(batch_ids)

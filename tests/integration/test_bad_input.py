@@ -86,12 +86,18 @@ CASES: list[tuple[str, Callable[[World, Any], Any], type[BaseException], str]] =
         # Milvus 2.3 names the database in its reason rather than a separate "database not found".
         r"Milvus Flush failed \(code 100\): collection not found\[database=nodb_x\]",
     ),
-    # An import into a missing collection: test_bulk_insert.py (Milvus 2.3 takes ~55 s to refuse it).
+    # Checked before the Import, which Milvus 2.3 takes about 55 s to refuse.
+    (
+        "import-unknown-collection",
+        lambda w, m: w.hook().bulk_insert("no_such_collection", [str(w.import_dir / "x.json")]),
+        MilvusError,
+        r"Milvus Import failed \(code 100\): collection not found: 'no_such_collection' in database 'default'",
+    ),
     (
         "import-unknown-partition",
         lambda w, m: w.hook().bulk_insert(w.collection, [str(w.import_dir / "x.json")], partition_name="nopart"),
         MilvusError,
-        r"Milvus Import failed .*partition",
+        r"Milvus Import failed \(code 200\): partition not found: 'nopart' in collection 'c_\w+' of database 'default'",
     ),
     (
         "import-state-unknown-task",
@@ -164,6 +170,13 @@ CASES: list[tuple[str, Callable[[World, Any], Any], type[BaseException], str]] =
         lambda w, m: conn_env(m, "c_closed", host=f"127.0.0.1:{w.closed_port}").get_server_version(timeout=5),
         MilvusError,
         r"cannot reach Milvus at 127\.0\.0\.1:\d+",
+    ),
+    (
+        # Through pymilvus's MilvusClient (collections, rows): the provider's error, naming the connection.
+        "conn-unreachable-client",
+        lambda w, m: conn_env(m, "c_closed_client", host=f"127.0.0.1:{w.closed_port}", extra={"timeout": 3}).describe_collection_schema("c"),
+        MilvusError,
+        r"Milvus connect failed \(code \d+\): cannot connect to Milvus at 127\.0\.0\.1:\d+ \(connection 'c_closed_client'\)",
     ),
     # --- operators and sensors (checked when the task is built or run, before any RPC) ---
     ("op-zero-interval", lambda w, m: MilvusFlushOperator(task_id="t", collection_names="c", poll_interval=0), MilvusConfigError, r"poll_interval must be a positive"),

@@ -96,6 +96,7 @@ class Milvus25Proxy(milvus_pb2_grpc.MilvusServiceServicer):
     # GetFlushState polls (with a collection) answered False before the checkpoints pass flush_ts.
     flush_polls_before_flushed: int = 2
     flush_rate_limit: bool = True
+    missing_collections: set[str] = field(default_factory=set)
     requests: list[tuple[str, object]] = field(default_factory=list)
     jobs: dict[int, Job] = field(default_factory=dict)
     _next_job_id: int = 456_123_000_000_000_001
@@ -117,6 +118,15 @@ class Milvus25Proxy(milvus_pb2_grpc.MilvusServiceServicer):
     def ShowCollections(self, request, context):
         self._record("ShowCollections", request)
         return milvus_pb2.ShowCollectionsResponse(status=OK)
+
+    def HasCollection(self, request, context):
+        # internal/proxy/impl.go HasCollection: a BoolResponse, value false for an unknown name.
+        self._record("HasCollection", request)
+        return milvus_pb2.BoolResponse(status=OK, value=request.collection_name not in self.missing_collections)
+
+    def HasPartition(self, request, context):
+        self._record("HasPartition", request)
+        return milvus_pb2.BoolResponse(status=OK, value=True)
 
     def Import(self, request, context):
         self._record("Import", request)

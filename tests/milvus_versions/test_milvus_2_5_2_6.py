@@ -277,3 +277,10 @@ def test_flush_trigger_and_sensor_with_empty_segment_ids(proxy):
     assert not sensor.poke({})  # Milvus: not yet
     assert not sensor.poke({})
     assert sensor.poke({})
+
+
+def test_bulk_insert_into_a_missing_collection_fails_before_the_import(proxy):
+    proxy.missing_collections = {"docs"}
+    with pytest.raises(Exception, match=r"code 100\): collection not found: 'docs' in database 'default'"):
+        bulk_insert().execute(context())
+    assert not proxy.sent("Import")
