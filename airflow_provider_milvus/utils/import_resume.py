@@ -16,8 +16,8 @@ only the intent (the try was lost before   find the import in the listing: one r
 it recorded the ID), or an ID Milvus no    completed import of the same files since the request
 longer knows                               was first sent -> reconnect; none -> import anew
 several imports of the request             fail with :class:`MilvusDuplicateImportError`
-a listing without files (Milvus 2.4+)      no running or completed import of the collection since
-                                           the request -> import anew; otherwise it cannot tell:
+a listing without files (Milvus 2.4+)      no running or completed import of the collection
+                                           listed (2.4+ lists no create times) -> import anew; otherwise it cannot tell:
                                            fail with :class:`MilvusImportUnknownError`, or import
                                            anew if the task says ``on_unknown_import="import_anew"``
 =========================================  =======================================================
@@ -204,7 +204,9 @@ class ImportResume:
             return False
         if since is None:  # no time to search from: only a running import can be an earlier try's
             return task["state"] in IMPORT_RUNNING_STATES
-        return task["create_ts"] >= int(since) - CLOCK_SKEW_SECONDS
+        # 0: Milvus 2.4+ lists jobs without their create time (convertToV1ListImportResponse passes
+        # only state, reason and progress), so any of them may be recent.
+        return task["create_ts"] == 0 or task["create_ts"] >= int(since) - CLOCK_SKEW_SECONDS
 
     def _state(self, import_task_id: int) -> ImportState | None:
         """The import's state; None if Milvus no longer knows it."""
@@ -252,7 +254,7 @@ class ImportResume:
         what = (
             f"an earlier try of this task may have started an import of {self.request['files']} into "
             f"{collection!r}, and Milvus lists {len(others)} running or completed import(s) of that collection "
-            f"since then without their files (Milvus 2.4+ lists no files over gRPC), so whether one of them is "
+            f"without their files or create times (Milvus 2.4+ over gRPC), so whether one of them is "
             f"that try's cannot be told"
         )
         if self.on_unknown_import == "import_anew":

@@ -9,8 +9,9 @@ built after Milvus's own code (milvus-io/milvus, branches 2.5 and 2.6):
   state (Pending -> ImportPending, Importing -> ImportStarted, Completed -> ImportCompleted,
   Failed and any other -> ImportFailed), sets ``row_count`` (imported rows), ``infos`` with only
   ``failed_reason`` and ``progress_percent``, and ``create_ts``; it leaves ``id``,
-  ``collection_id``, ``id_list`` and ``segment_ids`` unset. ``ListImportTasks`` answers the same
-  per job (so ``id=0``) and ignores ``limit``. Progress bands come from
+  ``collection_id``, ``id_list`` and ``segment_ids`` unset. ``ListImportTasks`` answers each job of
+  the collection from its state, reason and progress only (so ``id``, ``row_count`` and
+  ``create_ts`` are 0) and ignores ``limit``. Progress bands come from
   ``internal/datacoord/import_util.go`` ``GetJobProgress`` (pending 0-10, pre-import 10-40,
   import 40-70, sort 70-80, index 80-90, done 100).
 - ``Flush``: ``coll_segIDs``, ``flush_coll_segIDs``, ``coll_seal_times``, ``coll_flush_ts`` and
@@ -168,7 +169,15 @@ class Milvus25Proxy(milvus_pb2_grpc.MilvusServiceServicer):
 
     def ListImportTasks(self, request, context):
         self._record("ListImportTasks", request)
-        return milvus_pb2.ListImportTasksResponse(status=OK, tasks=[self._state(job) for job in self.jobs.values()])
+        # convertToV1ListImportResponse (internal/proxy/impl.go, 2.5 and master) builds each entry from
+        # state, reason and progress only: id, row_count and create_ts are 0.
+        tasks = []
+        for job in self.jobs.values():
+            entry = self._state(job)
+            entry.row_count = 0
+            entry.create_ts = 0
+            tasks.append(entry)
+        return milvus_pb2.ListImportTasksResponse(status=OK, tasks=tasks)
 
     def Flush(self, request, context):
         self._record("Flush", request)
