@@ -219,9 +219,10 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
     (Airflow 3.3+) before it sends the Import, and the import's ID once Milvus answers; a retry
     reconnects to that import while it runs or once it completed, and imports anew only if it
     failed. A try lost between the Import and the record leaves its retry the request: the retry
-    finds the import by its files in Milvus's listing (Milvus 2.2/2.3), imports if Milvus lists no
-    running or completed import of the collection (2.4+ lists no create times), and otherwise fails saying it cannot
-    tell (Milvus 2.4+, whose listing names no files), unless ``on_unknown_import="import_anew"``.
+    finds the import by its files in Milvus's listing (Milvus 2.2/2.3). On Milvus 2.4+, whose
+    listing names no files and no create times, it imports if Milvus lists no running or completed
+    import of the collection, and otherwise fails saying it cannot tell, unless
+    ``on_unknown_import="import_anew"``.
     Without a task state store (Airflow before 3.3) a retry searches the listing from the start of
     the DAG run the same way. Several imports of the request fail the task, listed under the XCom
     key ``duplicate_imports``. The record outlives the task, as Airflow's resumable jobs' do: a
