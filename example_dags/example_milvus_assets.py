@@ -54,6 +54,7 @@ with DAG(
         index_params=[{"field_name": "vector", "index_type": "AUTOINDEX", "metric_type": "L2"}],
     )
     ingest = MilvusIngestOperator(task_id="ingest", collection_name=COLLECTION, data=embed(), upsert=True)
+    # [START howto_asset_milvus_collection]
     # The asset is updated once the rows are persisted: that is when searching them makes sense.
     flush = MilvusFlushOperator(
         task_id="flush",
@@ -64,8 +65,10 @@ with DAG(
         wait_timeout=600,
         outlets=[collection_asset],
     )
+    # [END howto_asset_milvus_collection]
     create >> ingest >> flush
 
+# [START howto_asset_milvus_schedule]
 with DAG(
     "example_milvus_search_on_asset",
     schedule=[collection_asset],
@@ -88,3 +91,4 @@ with DAG(
         return {"triggered_by": extras, "nearest": found}
 
     search()
+# [END howto_asset_milvus_schedule]

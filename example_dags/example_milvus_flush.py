@@ -20,6 +20,7 @@ with DAG(
     params={"collections": Param(["airflow_bulk_load"], type="array")},
     render_template_as_native_obj=True,
 ):
+    # [START howto_operator_milvus_flush_and_wait]
     MilvusFlushOperator(
         task_id="flush_and_wait",
         collection_names="{{ params.collections }}",
@@ -28,3 +29,4 @@ with DAG(
         poll_interval=2,
         wait_timeout=600,
     )
+    # [END howto_operator_milvus_flush_and_wait]
