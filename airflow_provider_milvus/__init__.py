@@ -3,3 +3,4 @@
 __version__ = "0.1.0"
 
 DEFAULT_CONN_ID = "milvus_default"
+DEFAULT_PORT = 19530

@@ -68,9 +68,10 @@ class WaitTarget(ABC):
     def poll(self, hook: MilvusHook) -> Any:
         """Ask Milvus, blocking; returns its answer."""
 
-    @abstractmethod
     async def apoll(self, hook: MilvusHook) -> Any:
-        """Ask Milvus on the running event loop; returns its answer."""
+        """Ask Milvus on the running event loop; returns its answer. By default :meth:`poll` in a
+        thread; the targets triggers wait on ask over the async channel instead."""
+        return await asyncio.to_thread(self.poll, hook)
 
     @abstractmethod
     def check(self, answer: Any) -> Check:
@@ -241,9 +242,15 @@ class FlushStateTarget(WaitTarget):
         collections: list[FlushTarget] | list[dict[str, Any]],
         db_name: str | None = None,
         rpc_timeout: float | None = None,
+        where: str | None = None,
     ) -> None:
         self.collections = [
-            validate_flush_target(c.get("segment_ids"), c.get("collection_name"), c.get("flush_ts"), f"entry {c!r}")
+            validate_flush_target(
+                c.get("segment_ids"),
+                c.get("collection_name"),
+                c.get("flush_ts"),
+                f"entry {c!r}" if where is None else where,
+            )
             for c in collections
         ]
         self.db_name = db_name
@@ -286,10 +293,12 @@ class FlushStateTarget(WaitTarget):
             if db_name:
                 target.db_name = db_name
             return target
-        entry = validate_flush_target(
-            parse_rendered_literal(segment_ids), collection_name, parse_rendered_literal(flush_ts)
-        )
-        return cls([entry], db_name=db_name or None, rpc_timeout=rpc_timeout)
+        entry = {
+            "segment_ids": parse_rendered_literal(segment_ids),
+            "collection_name": collection_name,
+            "flush_ts": parse_rendered_literal(flush_ts),
+        }
+        return cls([entry], db_name=db_name or None, rpc_timeout=rpc_timeout, where="")
 
     @property
     def description(self) -> str:
@@ -370,9 +379,6 @@ class RequestTarget(WaitTarget):
 
     def poll(self, hook: MilvusHook) -> Any:
         return self.request()
-
-    async def apoll(self, hook: MilvusHook) -> Any:
-        raise NotImplementedError("requests are sent from the worker")
 
     def check(self, answer: Any) -> Check:
         return Check(Outcome.DONE, result=answer)

@@ -35,17 +35,12 @@ from typing import Any
 
 import pendulum
 
+from benchmarks.stats import percentile
+
 REPO = Path(__file__).resolve().parents[1]
 DAG_FILE = REPO / "benchmarks" / "dags" / "bench_bulk_load_ways.py"
 WAYS = ("poke", "deferrable", "start_from_trigger")
 POLL_INTERVAL = 10.0  # the example DAG's poke_interval
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 class ImportWatcher:
@@ -195,7 +190,7 @@ def report(measured: dict[str, list[dict[str, Any]]], args: argparse.Namespace) 
         runs = measured[way]
         row = {
             "runs": statistics.median(r["runs_per_wait"] for r in runs),
-            "p50": statistics.median(percentile(r["overheads"], 0.5) for r in runs),
+            "p50": statistics.median(percentile(r["overheads"], 50) for r in runs),
             "max": max(max(r["overheads"]) for r in runs),
             "dag": statistics.median(r["dag_seconds"] for r in runs),
             "slot": statistics.median(r["slot_seconds"] for r in runs),

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_milvus.wait import POLL_JITTER  # the bare floor polls on the provider's schedule
+from benchmarks.stats import percentile
 from harness.milvus import tso
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,13 +55,6 @@ COLLECTIONS = 4
 DIM = 8
 WAYS = ("provider", "to_thread", "bare", "bare_lockstep")
 IMPORT_COMPLETED, IMPORT_FAILED, IMPORT_FAILED_AND_CLEANED = 6, 1, 7
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 # --- The child: one way of waiting, N waits, one process ------------------------------------------

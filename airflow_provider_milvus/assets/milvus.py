@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from urllib.parse import SplitResult
 
-DEFAULT_PORT = 19530
+from airflow_provider_milvus import DEFAULT_PORT
+
 DEFAULT_DATABASE = "default"
 
 

@@ -1,33 +1,23 @@
-"""The Milvus hook: the connection, and every Milvus RPC the provider sends.
+"""The Milvus hook: what the provider asks Milvus (flush, bulk insert and their states; collections
+and rows), over the transport of :mod:`airflow_provider_milvus.hooks.milvus_base`.
 
 Flush, GetFlushState, Import, GetImportState and ListImportTasks are not exposed by
-``pymilvus.MilvusClient``, so the hook calls them through the generated gRPC stubs that ship
-with pymilvus (``pymilvus.grpc_gen``), the same protocol every Milvus SDK speaks. All use of
-pymilvus internals stays in this module.
+``pymilvus.MilvusClient``, so they go through the generated gRPC stubs that ship with pymilvus
+(``pymilvus.grpc_gen``), the same protocol every Milvus SDK speaks; collections and rows go
+through the ``MilvusClient``. All use of pymilvus stays in the two hook modules.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import grpc
-import grpc.aio
-from airflow.providers.common.compat.sdk import BaseHook, mask_secret
-from pymilvus.grpc_gen import common_pb2, milvus_pb2, milvus_pb2_grpc
+from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
-from airflow_provider_milvus import DEFAULT_CONN_ID
 from airflow_provider_milvus.assets.milvus import collection_uri
-from airflow_provider_milvus.exceptions import MilvusAuthenticationError, MilvusConfigError, MilvusError
+from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError
+from airflow_provider_milvus.hooks.connection_form import connection_form_widgets, ui_field_behaviour
+from airflow_provider_milvus.hooks.milvus_base import MilvusBaseHook
 from airflow_provider_milvus.types import FlushResult, ImportState
-from airflow_provider_milvus.utils.connection import (
-    MilvusConnectionSettings,
-    async_channels,
-    check_env_connection,
-    shared_fetches,
-)
 from airflow_provider_milvus.validation import (
     validate_collection_names,
     validate_flush_target,
@@ -36,84 +26,8 @@ from airflow_provider_milvus.validation import (
     validate_import_task_id,
 )
 
-try:  # Airflow 3.3+: masking from the triggerer's event loop goes through its supervisor, async.
-    from airflow.sdk.log import amask_secret
-except ImportError:  # older Airflow masks in-process, without blocking
-
-    async def amask_secret(secret: Any, name: str | None = None) -> None:  # type: ignore[misc]
-        mask_secret(secret, name)
-
-
 if TYPE_CHECKING:
-    from google.protobuf.message import Message
     from pymilvus import MilvusClient
-
-T = TypeVar("T")
-
-# gRPC codes worth retrying inside a wait's deadline; anything else fails at once.
-_TRANSIENT_GRPC_CODES = frozenset(
-    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
-)
-# Milvus status codes for a server that is starting, overloaded or rate limiting.
-_TRANSIENT_MILVUS_CODES = frozenset({1, 2, 4, 8})
-# Reasons of a proxy that cannot reach its own coordinators (a restart or failover in progress);
-# Milvus 2.3 reports those with the catch-all code 65535.
-_INTERNAL_UNREACHABLE_REASONS = ("error while dialing", "connection refused", "find no available")
-# gRPC reasons that say the request never left this machine (no connection could be made).
-_NOT_SENT_MARKERS = ("failed to connect", "connection refused", "dns resolution failed", "name resolution")
-# Milvus status codes meaning "not authenticated" / "not permitted".
-_AUTH_MILVUS_CODES = frozenset({1400, 1401, 1800})
-
-
-def _error_from_rpc(rpc: str, err: grpc.RpcError, settings: MilvusConnectionSettings) -> MilvusError:
-    code = err.code()
-    details = err.details() or ""
-    if code == grpc.StatusCode.UNAUTHENTICATED:
-        return MilvusAuthenticationError(rpc, code.name, f"authentication failed for {settings.address}: {details}")
-    lowered = details.lower()
-    if any(marker in lowered for marker in ("ssl", "certificate", "handshake", "tsi_")):
-        # A TLS mismatch never heals by itself: fail at once with a hint. ("tsi_" is gRPC's
-        # transport-security layer, e.g. a mutual-TLS server rejecting a missing client certificate.)
-        return MilvusError(
-            rpc, code.name, f"TLS handshake with {settings.address} failed (check the CA and TLS files): {details}"
-        )
-    # A request that may have reached Milvus before the call failed: it may have taken effect.
-    outcome_unknown = code == grpc.StatusCode.DEADLINE_EXCEEDED or (
-        code == grpc.StatusCode.UNAVAILABLE and not any(marker in lowered for marker in _NOT_SENT_MARKERS)
-    )
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return MilvusError(
-            rpc,
-            code.name,
-            f"cannot reach Milvus at {settings.address}: {details}",
-            transient=True,
-            outcome_unknown=outcome_unknown,
-        )
-    return MilvusError(
-        rpc,
-        code.name,
-        f"{details or code.name} ({settings.address})",
-        transient=code in _TRANSIENT_GRPC_CODES,
-        outcome_unknown=outcome_unknown,
-    )
-
-
-def _check_status(rpc: str, response: Message) -> Message:
-    """Turn a non-success Milvus status into a MilvusError with Milvus's code and reason."""
-    status = response.status
-    code = status.code or status.error_code
-    if not code:
-        return response
-    raise _error_from_status(rpc, code, status.reason or common_pb2.ErrorCode.Name(status.error_code))
-
-
-def _error_from_status(rpc: str, code: int, reason: str) -> MilvusError:
-    """Milvus's status code and reason as the provider's error, whichever client carried them."""
-    error_cls = MilvusAuthenticationError if code in _AUTH_MILVUS_CODES else MilvusError
-    lowered = reason.lower()
-    transient = code in _TRANSIENT_MILVUS_CODES or any(marker in lowered for marker in _INTERNAL_UNREACHABLE_REASONS)
-    return error_cls(rpc, code, reason, transient=transient)
-
 
 # --- Request builders and response readers, shared by the sync and async calls. -----------------
 
@@ -189,140 +103,25 @@ def import_state_dict(response: milvus_pb2.GetImportStateResponse, import_task_i
     }
 
 
-async def _async_credentials(settings: MilvusConnectionSettings) -> grpc.ChannelCredentials | None:
-    """TLS credentials, read off the event loop (certificate files); None for plaintext."""
-    return await asyncio.to_thread(settings.channel_credentials) if settings.secure else None
-
-
-class MilvusHook(BaseHook):
-    """Talks to Milvus through an Airflow connection of type ``milvus``.
+class MilvusHook(MilvusBaseHook):
+    """Talks to Milvus through an Airflow connection of type ``milvus``: flush, bulk insert, their
+    states, collections and rows. See docs/connection.md for the connection.
 
     :param milvus_conn_id: The Airflow connection to use.
     """
 
-    conn_name_attr = "milvus_conn_id"
-    default_conn_name = DEFAULT_CONN_ID
     conn_type = "milvus"
     hook_name = "Milvus"
 
-    def __init__(self, milvus_conn_id: str = default_conn_name) -> None:
-        super().__init__()
-        self.milvus_conn_id = milvus_conn_id
-        self._settings: MilvusConnectionSettings | None = None
-        self._channel: grpc.Channel | None = None
-        self._stub: milvus_pb2_grpc.MilvusServiceStub | None = None
-        self._async_credentials: grpc.ChannelCredentials | None = None
-        self._async_ready = False
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(milvus_conn_id={self.milvus_conn_id!r})"
-
-    # --- The connection form of Airflow UIs before 3.2 (3.2+ read the provider info instead) ------
-
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """The extra fields of the connection form in Airflow's Flask UI (Airflow 2), built from the
-        same declaration Airflow 3.2+ reads as ``conn-fields``."""
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import BooleanField, PasswordField, StringField
-
-        from airflow_provider_milvus.get_provider_info import CONN_FIELDS
-
-        widgets: dict[str, Any] = {}
-        for name, field in CONN_FIELDS.items():
-            label, description, schema = lazy_gettext(field["label"]), field["description"], field["schema"]
-            if "boolean" in schema["type"]:
-                widgets[name] = BooleanField(label, description=description, default=schema.get("default", False))
-            elif schema.get("format") == "password":
-                widgets[name] = PasswordField(label, description=description, widget=BS3PasswordFieldWidget())
-            else:
-                widgets[name] = StringField(label, description=description, widget=BS3TextFieldWidget())
-        return widgets
+        """The extra fields of the connection form in Airflow's Flask UI (Airflow 2)."""
+        return connection_form_widgets()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden, relabeled and placeholder fields of the Airflow 2 connection form. Its extra fields
-        show the first of their examples as placeholder (Airflow 3's form offers the examples)."""
-        from airflow_provider_milvus.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
-
-        behaviour = {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
-        examples = {name: f["schema"]["examples"][0] for name, f in CONN_FIELDS.items() if "examples" in f["schema"]}
-        return {**behaviour, "placeholders": {**behaviour["placeholders"], **examples}}
-
-    # --- Connection ---------------------------------------------------------------------------
-
-    @property
-    def settings(self) -> MilvusConnectionSettings:
-        """The connection's settings, parsed and checked once; their secrets masked in logs."""
-        if self._settings is None:
-            check_env_connection(self.milvus_conn_id)
-            conn = self.get_connection(self.milvus_conn_id)
-            settings = MilvusConnectionSettings.from_connection(conn)
-            for secret in settings.secrets:
-                mask_secret(secret)
-            self._settings = settings
-        return self._settings
-
-    async def asettings(self) -> MilvusConnectionSettings:
-        """The settings, fetched with Airflow's async connection API (for triggers), and the TLS
-        credentials of the async channel; file reads stay off the event loop. Triggers that start
-        together share one fetch (see :class:`~airflow_provider_milvus.utils.connection.SharedFetches`)."""
-        if not self._async_ready:
-            if self._settings is None:
-                self._settings, self._async_credentials = await shared_fetches.get(
-                    self.milvus_conn_id, self._fetch_async_settings
-                )
-            else:
-                self._async_credentials = await _async_credentials(self._settings)
-            self._async_ready = True
-        assert self._settings is not None
-        return self._settings
-
-    async def _fetch_async_settings(self) -> tuple[MilvusConnectionSettings, grpc.ChannelCredentials | None]:
-        check_env_connection(self.milvus_conn_id)
-        if hasattr(self, "aget_connection"):  # Airflow 3.1+: the triggerer's async API
-            conn = await self.aget_connection(self.milvus_conn_id)
-        else:
-            conn = await asyncio.to_thread(self.get_connection, self.milvus_conn_id)
-        if MilvusConnectionSettings.names_files(conn):  # checked on disk: off the loop
-            settings = await asyncio.to_thread(MilvusConnectionSettings.from_connection, conn)
-        else:
-            settings = MilvusConnectionSettings.from_connection(conn)
-        for secret in settings.secrets:
-            await amask_secret(secret)
-        return settings, await _async_credentials(settings)
-
-    def _db(self, db_name: str | None) -> str:
-        return db_name or self.settings.db_name
-
-    @cached_property
-    def client(self) -> MilvusClient:
-        """A ``pymilvus.MilvusClient`` for the connection (created on first use)."""
-        from pymilvus import MilvusClient
-
-        settings = self.settings
-        if settings.address.startswith("["):
-            # pymilvus builds its address from the URI's hostname, which drops the brackets.
-            raise MilvusConfigError(
-                f"Milvus connection {settings.conn_id!r}: host {settings.address.rsplit(':', 1)[0]} is an IPv6 "
-                "address, which pymilvus's MilvusClient cannot dial; the provider's flush, import and waits "
-                "work, and for get_conn() give a hostname that resolves to it"
-            )
-        from pymilvus.exceptions import MilvusException
-
-        try:
-            return MilvusClient(**settings.client_kwargs())
-        except MilvusException as err:
-            # pymilvus connects when the client is made, and says only "illegal connection params or
-            # server unavailable": name the connection and where it points.
-            reason = getattr(err, "message", "") or str(err)
-            raise MilvusError(
-                "connect",
-                getattr(err, "code", 2),
-                f"cannot connect to Milvus at {settings.address} (connection {settings.conn_id!r}): {reason}",
-                transient=True,
-            ) from None
+        """Hidden, relabeled and placeholder fields of the Airflow 2 connection form."""
+        return ui_field_behaviour()
 
     def collection_asset(self, collection_name: str, db_name: str | None = None) -> Any:
         """The collection as an Airflow asset (a dataset on Airflow 2), for ``outlets`` and schedules:
@@ -344,15 +143,6 @@ class MilvusHook(BaseHook):
         """A ``pymilvus.MilvusClient`` for the connection, created once per hook."""
         return self.client
 
-    def close(self) -> None:
-        """Close the hook's blocking channel and its client, if open (async channels are shared)."""
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = self._stub = None
-        if "client" in self.__dict__:
-            self.client.close()
-            del self.__dict__["client"]
-
     def test_connection(self) -> tuple[bool, str]:
         """Check the server answers and accepts the credentials and database."""
         try:
@@ -363,37 +153,6 @@ class MilvusHook(BaseHook):
         finally:
             self.close()
         return True, f"Connected to Milvus {version}"
-
-    # --- The one place that sends RPCs ----------------------------------------------------------
-
-    def _sync_stub(self) -> milvus_pb2_grpc.MilvusServiceStub:
-        if self._stub is None:
-            settings = self.settings
-            credentials = settings.channel_credentials()
-            if credentials is None:
-                self._channel = grpc.insecure_channel(settings.address, options=settings.channel_options())
-            else:
-                self._channel = grpc.secure_channel(settings.address, credentials, options=settings.channel_options())
-            self._stub = milvus_pb2_grpc.MilvusServiceStub(self._channel)
-        return self._stub
-
-    def _call(self, rpc: str, request: Message, timeout: float | None, db_name: str | None = None) -> Any:
-        settings = self.settings
-        method = getattr(self._sync_stub(), rpc)
-        try:
-            response = method(request, metadata=settings.metadata(db_name), timeout=timeout or settings.timeout)
-        except grpc.RpcError as err:
-            raise _error_from_rpc(rpc, err, settings) from None
-        return _check_status(rpc, response)
-
-    async def _acall(self, rpc: str, request: Message, timeout: float | None, db_name: str | None = None) -> Any:
-        settings = await self.asettings()
-        method = getattr(async_channels.stub(settings, self._async_credentials), rpc)
-        try:
-            response = await method(request, metadata=settings.metadata(db_name), timeout=timeout or settings.timeout)
-        except grpc.RpcError as err:
-            raise _error_from_rpc(rpc, err, settings) from None
-        return _check_status(rpc, response)
 
     # --- Milvus operations ----------------------------------------------------------------------
 
@@ -520,17 +279,6 @@ class MilvusHook(BaseHook):
         return [import_state_dict(task) for task in self._call("ListImportTasks", request, timeout, db).tasks]
 
     # --- Collections and rows, through pymilvus's MilvusClient -------------------------------------
-
-    def _client_call(self, operation: str, call: Callable[[], T]) -> T:
-        """Run a ``MilvusClient`` call; its errors become MilvusError with Milvus's code and reason."""
-        from pymilvus.exceptions import MilvusException
-
-        try:
-            return call()
-        except MilvusException as err:
-            raise _error_from_status(
-                operation, getattr(err, "code", 1), getattr(err, "message", "") or str(err)
-            ) from None
 
     @staticmethod
     def data_types() -> frozenset[str]:

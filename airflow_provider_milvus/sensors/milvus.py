@@ -21,13 +21,13 @@ from airflow_provider_milvus.triggers.milvus import (
     MilvusWaitTrigger,
 )
 from airflow_provider_milvus.utils.mixins import (
-    TRIGGERER_RUNS_TASKS,
     MilvusHookMixin,
     default_deferrable,
     event_result,
     triggerer_input,
 )
 from airflow_provider_milvus.validation import validate_import_task_id, validate_positive
+from airflow_provider_milvus.version_compat import TRIGGERER_RUNS_TASKS
 from airflow_provider_milvus.wait import FlushStateTarget, ImportStateTarget, WaitTarget, poll_once
 
 if TYPE_CHECKING:

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import sys
 from abc import abstractmethod
 from collections.abc import AsyncIterator
-from types import ModuleType
 from typing import Any
 
 import pendulum
@@ -26,7 +24,6 @@ from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError, M
 from airflow_provider_milvus.types import FlushTarget, TaskEnd
 from airflow_provider_milvus.validation import (
     is_template,
-    validate_flush_target,
     validate_import_task_id,
     validate_positive,
 )
@@ -42,15 +39,6 @@ from airflow_provider_milvus.wait import (
 # this much later, only a backstop should the trigger never report.
 DEFER_GRACE_SECONDS = 60
 HOOK_MODULE = "airflow_provider_milvus.hooks.milvus"
-
-
-def _imported(name: str) -> ModuleType | None:
-    """The module if it is imported, None if not or while another thread imports it (a module
-    being imported is in ``sys.modules`` before its names are defined)."""
-    module = sys.modules.get(name)
-    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
-        return None
-    return module
 
 
 def _parse_deadline(deadline: Any) -> pendulum.DateTime | None:
@@ -160,9 +148,9 @@ class MilvusWaitTrigger(BaseTrigger):
             description = target.description
             # The triggerer imports this module on its event loop; the hook's module loads pymilvus
             # (about half a second the first time), so the first trigger imports it off the loop.
-            hooks = _imported(HOOK_MODULE)
-            if hooks is None:
-                hooks = await asyncio.to_thread(importlib.import_module, HOOK_MODULE)
+            # (In a thread each time: a module another thread is still importing is in sys.modules
+            # before its names are; import_module waits for it there, off the loop.)
+            hooks = await asyncio.to_thread(importlib.import_module, HOOK_MODULE)
             hook = hooks.MilvusHook(milvus_conn_id=self.milvus_conn_id)
             result = await wait_async(
                 hook,
@@ -264,12 +252,7 @@ class MilvusFlushStateTrigger(MilvusWaitTrigger):
             for entry in collections:
                 if not isinstance(entry, dict) or "segment_ids" not in entry:
                     raise MilvusConfigError(f"collections entries need segment_ids, got {entry!r}")
-            self.collections = [
-                validate_flush_target(
-                    c["segment_ids"], c.get("collection_name"), c.get("flush_ts"), "collections entry"
-                )
-                for c in collections
-            ]
+            self.collections = FlushStateTarget(collections, where="collections entry").collections
         elif not any(is_template(value) for value in self._inputs().values()):
             self.target()  # checked now when there is nothing left to render
 

@@ -20,6 +20,7 @@ import grpc
 import grpc.aio
 from pymilvus.grpc_gen import milvus_pb2_grpc
 
+from airflow_provider_milvus import DEFAULT_PORT
 from airflow_provider_milvus.exceptions import MilvusConfigError
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-DEFAULT_PORT = 19530
 _SCHEMES = ("http", "https", "tcp")
 _TLS_FILE_FIELDS = ("server_pem_path", "ca_pem_path", "client_pem_path", "client_key_path")
 # Channel options: no message size cap and keepalive on idle channels (as pymilvus sets them).
@@ -254,14 +254,15 @@ def check_env_connection(conn_id: str) -> None:
     why instead, naming the variable."""
     from airflow.providers.common.compat.sdk import Connection
 
+    from airflow_provider_milvus.version_compat import connection_from_uri
+
     value = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
     if value:
         try:
             if value.lstrip().startswith("{"):
                 Connection.from_json(value, conn_id=conn_id)
             else:
-                from_uri = getattr(Connection, "from_uri", None)  # Airflow 3; Airflow 2 takes uri=
-                from_uri(value, conn_id=conn_id) if from_uri else Connection(conn_id=conn_id, uri=value)  # type: ignore[call-arg]
+                connection_from_uri(value, conn_id)
         except ValueError as err:
             raise MilvusConfigError(f"Milvus connection {conn_id!r} (AIRFLOW_CONN_{conn_id.upper()}): {err}") from None
 
@@ -290,12 +291,6 @@ class AsyncChannels:
                 channel = grpc.aio.secure_channel(settings.address, credentials, options=settings.channel_options())
             stub = stubs[settings] = milvus_pb2_grpc.MilvusServiceStub(channel)
         return stub
-
-    def count(self) -> int:
-        try:
-            return len(self._by_loop.get(asyncio.get_running_loop(), {}))
-        except RuntimeError:
-            return 0
 
 
 async_channels = AsyncChannels()

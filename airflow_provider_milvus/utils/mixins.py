@@ -10,27 +10,13 @@ from functools import cached_property
 from typing import Any, Literal
 
 from airflow.providers.common.compat.sdk import conf
-from airflow.triggers.base import BaseTrigger
 
 from airflow_provider_milvus.assets.milvus import outlet_collection
 from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusWaitFailed, MilvusWaitTimeout
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.types import TaskEnd
 from airflow_provider_milvus.validation import validate_positive
-
-
-def _triggerer_runs_tasks() -> bool:
-    try:
-        from airflow.sdk.bases.xcom import BaseXCom
-    except ImportError:  # Airflow 2
-        return False
-    return hasattr(BaseTrigger, "render_template_fields") and hasattr(BaseXCom, "aset")
-
-
-# Airflow 3.3+: the triggerer renders the templates of a task the scheduler starts there
-# (start_from_trigger), and a trigger can push its task's XComs and end it. Older versions resume
-# every deferred task on a worker.
-TRIGGERER_RUNS_TASKS = _triggerer_runs_tasks()
+from airflow_provider_milvus.version_compat import TRIGGERER_RUNS_TASKS
 
 
 def default_deferrable() -> bool:

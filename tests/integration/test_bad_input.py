@@ -178,6 +178,17 @@ CASES: list[tuple[str, Callable[[World, Any], Any], type[BaseException], str]] =
         MilvusError,
         r"Milvus connect failed \(code \d+\): cannot connect to Milvus at 127\.0\.0\.1:\d+ \(connection 'c_closed_client'\)",
     ),
+    (
+        # A typo in the port: the flush is resent while it looks like an outage, then fails naming
+        # the connection, host and port (a connection that answered once rides outages out).
+        "op-flush-never-answered",
+        lambda w, m: (
+            conn_env(m, "c_closed_flush", host=f"127.0.0.1:{w.closed_port}"),
+            MilvusFlushOperator(task_id="t", collection_names="c", milvus_conn_id="c_closed_flush").execute({}),
+        ),
+        MilvusError,
+        r"Milvus connection 'c_closed_flush' \(host 127\.0\.0\.1, port \d+\) has not answered in \d+s; check the host and port",
+    ),
     # --- operators and sensors (checked when the task is built or run, before any RPC) ---
     ("op-zero-interval", lambda w, m: MilvusFlushOperator(task_id="t", collection_names="c", poll_interval=0), MilvusConfigError, r"poll_interval must be a positive"),
     ("op-negative-timeout", lambda w, m: MilvusFlushOperator(task_id="t", collection_names="c", wait_timeout=-1), MilvusConfigError, r"wait_timeout must be a positive"),

@@ -111,7 +111,8 @@ def test_async_channel_shared_by_many_hooks(milvus_client, milvus_uri):
     async def many():
         hooks = [MilvusHook() for _ in range(300)]
         await asyncio.gather(*(h.aget_flush_state([1], name) for h in hooks))
-        return connection_module.async_channels.count(), len(tcp_to_milvus() - before)
+        stubs = {id(connection_module.async_channels.stub(await h.asettings(), None)) for h in hooks}
+        return len(stubs), len(tcp_to_milvus() - before)
 
     channels, tcp = asyncio.run(many())
     assert channels == 1

@@ -6,7 +6,7 @@ import pytest
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
 from airflow_provider_milvus.exceptions import MilvusAuthenticationError, MilvusError
-from airflow_provider_milvus.hooks.milvus import _check_status
+from airflow_provider_milvus.hooks.milvus_base import check_status
 
 
 def reply(code: int = 0, reason: str = "", error_code: int = 0) -> milvus_pb2.GetFlushStateResponse:
@@ -15,7 +15,7 @@ def reply(code: int = 0, reason: str = "", error_code: int = 0) -> milvus_pb2.Ge
 
 def test_success_passes_the_reply_through():
     response = reply()
-    assert _check_status("GetFlushState", response) is response
+    assert check_status("GetFlushState", response) is response
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,7 @@ def test_success_passes_the_reply_through():
 )
 def test_milvus_code_and_reason_are_kept_and_classified(code, reason, transient):
     with pytest.raises(MilvusError) as err:
-        _check_status("GetFlushState", reply(code, reason))
+        check_status("GetFlushState", reply(code, reason))
     assert err.value.code == code
     assert reason in str(err.value)
     assert err.value.transient is transient
@@ -45,9 +45,9 @@ def test_milvus_code_and_reason_are_kept_and_classified(code, reason, transient)
 
 def test_legacy_error_code_without_reason_is_named():
     with pytest.raises(MilvusError, match="UnexpectedError"):
-        _check_status("Flush", reply(error_code=common_pb2.ErrorCode.UnexpectedError))
+        check_status("Flush", reply(error_code=common_pb2.ErrorCode.UnexpectedError))
 
 
 def test_authentication_codes_raise_the_authentication_error():
     with pytest.raises(MilvusAuthenticationError):
-        _check_status("Flush", reply(1800, "user hasn't authenticated"))
+        check_status("Flush", reply(1800, "user hasn't authenticated"))

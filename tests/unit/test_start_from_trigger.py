@@ -17,7 +17,7 @@ from airflow_provider_milvus.exceptions import MilvusConfigError
 from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator
 from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor, MilvusImportStateSensor
 from airflow_provider_milvus.triggers import milvus as triggers
-from airflow_provider_milvus.utils.mixins import TRIGGERER_RUNS_TASKS
+from airflow_provider_milvus.version_compat import TRIGGERER_RUNS_TASKS
 
 airflow_3_3 = pytest.mark.skipif(not TRIGGERER_RUNS_TASKS, reason="Airflow 3.3+; see the test of older ones")
 

@@ -71,24 +71,3 @@ def test_event_result():
     assert err.value.result == {"state": "ImportFailed"}
     with pytest.raises(MilvusWaitFailed, match="Unexpected event"):
         event_result(None)
-
-
-def test_a_module_another_thread_is_importing_counts_as_not_imported():
-    """Triggers started while the first one imports the hook module (in a thread) must wait for
-    that import, not use the half-defined module."""
-    import sys
-    import types
-
-    from airflow_provider_milvus.triggers import milvus as triggers
-
-    module = types.ModuleType("half_imported")
-    module.__spec__ = importlib.machinery.ModuleSpec("half_imported", None)
-    module.__spec__._initializing = True
-    sys.modules["half_imported"] = module
-    try:
-        assert triggers._imported("half_imported") is None
-        module.__spec__._initializing = False
-        assert triggers._imported("half_imported") is module
-        assert triggers._imported("never_imported_anywhere") is None
-    finally:
-        del sys.modules["half_imported"]
