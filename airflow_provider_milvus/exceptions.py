@@ -61,8 +61,9 @@ class MilvusAuthenticationError(MilvusError):
 
 
 class MilvusSchemaConflictError(MilvusConfigError, AirflowFailException):
-    """A collection exists with a schema other than the one the task gives; the message names each
-    difference. Retrying cannot fix it, so the task fails without retries."""
+    """A collection exists with a schema other than the one the task gives.
+
+    The message names each difference. Retrying cannot fix it, so the task fails without retries."""
 
 
 class MilvusWaitFailed(AirflowFailException):
@@ -100,8 +101,9 @@ class MilvusImportUnknownError(AirflowFailException):
 
 
 class MilvusDuplicateImportError(AirflowFailException):
-    """More than one import of one bulk-insert task's request exists in Milvus: its rows may be
-    loaded more than once. ``import_task_ids`` names them. Retrying cannot help."""
+    """More than one import of one bulk-insert task's request exists in Milvus.
+
+    Its rows may be loaded more than once. ``import_task_ids`` names them. Retrying cannot help."""
 
     def __init__(self, message: str, import_task_ids: list[int]) -> None:
         super().__init__(message)

@@ -104,8 +104,10 @@ def import_state_dict(response: milvus_pb2.GetImportStateResponse, import_task_i
 
 
 class MilvusHook(MilvusBaseHook):
-    """Talks to Milvus through an Airflow connection of type ``milvus``: flush, bulk insert, their
-    states, collections and rows. See docs/connection.md for the connection.
+    """Talks to Milvus through an Airflow connection of type ``milvus``.
+
+    See docs/connection.md. Flush, bulk insert and their states go through the gRPC stubs;
+    collections and rows through pymilvus's ``MilvusClient`` (:meth:`get_conn`).
 
     :param milvus_conn_id: The Airflow connection to use.
     """

@@ -136,8 +136,10 @@ class _MilvusWaitingOperator(MilvusHookMixin, BaseOperator):
 
 
 class MilvusFlushOperator(_MilvusWaitingOperator):
-    """Flushes one or more collections (Milvus Flush); with ``wait_for_completion``, waits until
-    the flushed segments are persisted, like Node's ``flushSync`` or Go's ``FlushTask.Await``.
+    """Flushes one or more collections (Milvus Flush), optionally waiting until they are persisted.
+
+    See docs/operators/flush.md. With ``wait_for_completion`` it waits until the flushed segments
+    are persisted, like Node's ``flushSync`` or Go's ``FlushTask.Await``.
 
     Returns ``{"db_name", "collections": {name: {"segment_ids", "flushed_segment_ids", "flush_ts",
     "seal_time"}}, "channel_checkpoints": {channel: {"timestamp"}}}``, with ``"flushed": True``
@@ -203,6 +205,8 @@ class MilvusFlushOperator(_MilvusWaitingOperator):
 
 class MilvusBulkInsertOperator(_MilvusWaitingOperator):
     """Starts an import (bulk insert) of files into a collection (Milvus Import).
+
+    See docs/operators/bulk-insert.md.
 
     ``files`` are paths in Milvus's object storage, as the server sees them: one data file (JSON
     rows, Parquet; CSV from Milvus 2.5, JSONL from 2.6) or one ``.npy`` file per field. For a server
@@ -352,6 +356,8 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
 class MilvusCreateCollectionOperator(MilvusHookMixin, BaseOperator):
     """Creates a collection from a declarative schema, with its indexes, and optionally loads it.
 
+    See docs/operators/create-collection.md.
+
     Idempotent: if the collection exists with the same schema (as far as the schema given states
     it), nothing is created; if it exists with a different one, the task fails naming each
     difference. Returns ``{"collection_name", "created", "loaded"}``.
@@ -413,6 +419,8 @@ class MilvusCreateCollectionOperator(MilvusHookMixin, BaseOperator):
 
 class MilvusIngestOperator(MilvusHookMixin, BaseOperator):
     """Inserts or upserts rows computed in a task (a templated or XCom value) in batches.
+
+    See docs/operators/ingest.md.
 
     For the common small case, thousands of rows; for millions of rows in files,
     :class:`MilvusBulkInsertOperator` is the better tool (the log says so past

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 class MilvusWaitSensor(MilvusHookMixin, BaseSensorOperator):
     """Base for the Milvus sensors: one poll per poke, or the same wait in the triggerer.
 
+    See docs/deferral.md for the ways a sensor waits.
+
     :param milvus_conn_id: Airflow connection of type ``milvus``.
     :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
     :param deferrable: Wait in the triggerer, freeing the worker slot (default: ``[operators]
@@ -161,6 +163,8 @@ class MilvusWaitSensor(MilvusHookMixin, BaseSensorOperator):
 class MilvusFlushStateSensor(MilvusWaitSensor):
     """Waits until flushed segments are persisted (Milvus GetFlushState).
 
+    See docs/operators/flush.md.
+
     Give either ``segment_ids`` (with ``collection_name`` and ``flush_ts`` to wait for exactly
     that flush), or the whole result of :class:`~airflow_provider_milvus.operators.milvus.MilvusFlushOperator`
     as ``flush_result``, e.g. ``flush_result=flush.output``.
@@ -226,6 +230,8 @@ class MilvusFlushStateSensor(MilvusWaitSensor):
 
 class MilvusImportStateSensor(MilvusWaitSensor):
     """Waits until an import (bulk insert) task reaches ImportCompleted (Milvus GetImportState).
+
+    See docs/operators/bulk-insert.md.
 
     Fails at once, with Milvus's ``failed_reason``, if the import ends in ImportFailed or
     ImportFailedAndCleaned. Returns the final import state dict as its XCom.

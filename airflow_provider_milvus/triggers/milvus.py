@@ -56,6 +56,8 @@ def _parse_deadline(deadline: Any) -> pendulum.DateTime | None:
 class MilvusWaitTrigger(BaseTrigger):
     """Polls Milvus with the shared wait mechanism until done, failed, or past the deadline.
 
+    See docs/deferral.md.
+
     Fires one event: ``{"status": "success", ...}``, or ``{"status": "error" | "timeout",
     "message": ...}``. Subclasses say what is waited on.
 
@@ -217,6 +219,8 @@ async def _push_xcoms(task_instance: Any, xcoms: dict[str, Any]) -> None:
 class MilvusFlushStateTrigger(MilvusWaitTrigger):
     """Waits until the segments of one or more flushed collections are persisted.
 
+    See docs/operators/flush.md.
+
     Give ``collections``, or (for a sensor the scheduler starts here) the flush sensor's own inputs,
     ``flush_result`` or ``segment_ids`` with ``collection_name`` and ``flush_ts``, which the
     triggerer renders before the trigger runs.
@@ -281,6 +285,8 @@ class MilvusFlushStateTrigger(MilvusWaitTrigger):
 
 class MilvusImportStateTrigger(MilvusWaitTrigger):
     """Waits until an import (bulk insert) task reaches ImportCompleted; fails on ImportFailed.
+
+    See docs/operators/bulk-insert.md.
 
     :param import_task_id: The import task ID returned by the Import RPC (or, for a sensor the
         scheduler starts here, a template the triggerer renders to it).

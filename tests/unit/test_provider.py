@@ -63,3 +63,25 @@ class _FakeChannel:
 
     def __getattr__(self, name):
         return lambda *args, **kwargs: object()
+
+
+def test_public_classes_start_with_a_one_line_summary_and_point_to_their_page():
+    import importlib
+    import inspect
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    modules = ["hooks.milvus", "operators.milvus", "sensors.milvus", "triggers.milvus", "exceptions"]
+    for name in modules:
+        module = importlib.import_module(f"airflow_provider_milvus.{name}")
+        for cls_name, cls in vars(module).items():
+            if not inspect.isclass(cls) or cls.__module__ != module.__name__ or cls_name.startswith("_"):
+                continue
+            lines = (cls.__doc__ or "").strip().splitlines()
+            assert lines and lines[0].endswith("."), f"{cls_name}: no one-line summary: {lines[:1]}"
+            assert len(lines) == 1 or not lines[1].strip(), f"{cls_name}: the summary runs over one line"
+            if name != "exceptions":
+                pages = [word.rstrip(".,;)") for word in cls.__doc__.split() if word.startswith("docs/")]
+                assert pages, f"{cls_name}: names no docs page"
+                for page in pages:
+                    assert (root / page).is_file(), f"{cls_name}: {page} does not exist"
