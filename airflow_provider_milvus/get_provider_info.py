@@ -95,6 +95,14 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "Milvus",
                 "external-doc-url": "https://milvus.io/docs",
+                # Paths from the root of the provider's repository, as first-party providers list theirs.
+                "how-to-guide": [
+                    "/docs/operators/create-collection.md",
+                    "/docs/operators/ingest.md",
+                    "/docs/operators/bulk-insert.md",
+                    "/docs/operators/flush.md",
+                    "/docs/assets.md",
+                ],
                 "tags": ["software"],
             }
         ],
