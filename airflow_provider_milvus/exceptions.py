@@ -111,3 +111,10 @@ class MilvusDuplicateImportError(AirflowFailException):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (str(self), self.import_task_ids)
+
+
+class MilvusCheckFailed(AirflowException):
+    """A collection check found what the task did not expect (a row count, an empty search).
+
+    Not final: rows Milvus has not yet made searchable can appear on a retry.
+    """

@@ -104,6 +104,69 @@ class CreateCollectionResult(TypedDict):
     loaded: bool
 
 
+# Index build states by name (Milvus's common_pb2.IndexState).
+INDEX_FINISHED = "Finished"
+INDEX_FAILED = "Failed"
+
+
+class IndexState(TypedDict):
+    """One index of a collection as DescribeIndex reports it (``MilvusIndexStateSensor``'s XCom).
+
+    ``state`` can read Finished while rows are still unindexed (milvus#40580): an index is built
+    for the rows there are only when ``indexed_rows == total_rows`` and ``pending_index_rows == 0``.
+    """
+
+    index_name: str
+    field_name: str
+    indexed_rows: int
+    total_rows: int
+    pending_index_rows: int
+    state: str  # IndexStateNone, Unissued, InProgress, Finished, Failed, Retry
+    fail_reason: str  # Milvus's index_state_fail_reason ("" unless Failed)
+
+
+class LoadProgress(TypedDict):
+    """What GetLoadingProgress reports for a collection (or some of its partitions), in percent."""
+
+    progress: int
+    refresh_progress: int
+
+
+class CreateIndexResult(TypedDict):
+    """The return value of ``MilvusCreateIndexOperator``."""
+
+    collection_name: str
+    created: list[str]  # index names created by this task
+    existing: list[str]  # index names that existed with the same types
+    indexes: list[IndexState]  # their states once built (when the task waited), else []
+
+
+class LoadResult(TypedDict):
+    """The return value of ``MilvusLoadCollectionOperator``."""
+
+    collection_name: str
+    partition_names: list[str]  # [] for the whole collection
+    refresh: bool  # True if loaded segments were refreshed (the collection was loaded already)
+    loaded: bool  # Milvus reported it loaded (False only when the task did not wait)
+
+
+class AliasResult(TypedDict):
+    """The return value of ``MilvusAliasOperator``."""
+
+    alias: str
+    collection_name: str
+    previous_collection: str | None  # where the alias pointed before (None: it was created)
+    dropped_collection: str | None  # the previous collection, if the task dropped it
+
+
+class CollectionCheckResult(TypedDict):
+    """The return value of ``MilvusCollectionCheckOperator``."""
+
+    collection_name: str
+    count: int  # rows matching the filter, at Strong consistency
+    hits: list[dict[str, Any]]  # the probe search's hits ({"id", "distance", ...}); [] without one
+
+
 class TaskEnd(TypedDict):
     """How a trigger ends its task in the triggerer (Airflow 3.3+), instead of resuming it on a
     worker: what the task would have pushed as XCom, and what a timeout means for it."""

@@ -22,8 +22,18 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 
 from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError, MilvusWaitFailed, MilvusWaitTimeout
-from airflow_provider_milvus.types import IMPORT_COMPLETED, IMPORT_FAILED_STATES, FlushResult, FlushTarget, ImportState
-from airflow_provider_milvus.validation import parse_rendered_literal, validate_flush_target
+from airflow_provider_milvus.types import (
+    IMPORT_COMPLETED,
+    IMPORT_FAILED_STATES,
+    INDEX_FAILED,
+    INDEX_FINISHED,
+    FlushResult,
+    FlushTarget,
+    ImportState,
+    IndexState,
+    LoadProgress,
+)
+from airflow_provider_milvus.validation import parse_rendered_literal, validate_collection_names, validate_flush_target
 
 if TYPE_CHECKING:
     from airflow_provider_milvus.hooks.milvus import MilvusHook
@@ -357,6 +367,132 @@ class ImportStateTarget(WaitTarget):
                 message=f"{state['state']}: {state.get('failed_reason') or 'Milvus gave no reason'}",
             )
         return Check(Outcome.WAITING, result=state, progress=progress)
+
+
+def index_built(index: IndexState) -> bool:
+    """Built for every row there is: ``state`` alone can read Finished while rows are still
+    unindexed (milvus#40580, pymilvus#3049), so the row counts decide."""
+    return (
+        index["state"] == INDEX_FINISHED
+        and index["indexed_rows"] >= index["total_rows"]
+        and index["pending_index_rows"] == 0
+    )
+
+
+class IndexStateTarget(WaitTarget):
+    """The named indexes of a collection (every index by default, or those of one field), until
+    each is built for all its rows; fails when Milvus reports a build failed."""
+
+    def __init__(
+        self,
+        collection_name: str,
+        index_names: list[str] | None = None,
+        field_name: str | None = None,
+        db_name: str | None = None,
+        rpc_timeout: float | None = None,
+    ) -> None:
+        self.collection_name = collection_name
+        self.index_names = index_names or []
+        self.field_name = field_name
+        self.db_name = db_name
+        self.rpc_timeout = rpc_timeout
+
+    @classmethod
+    def from_inputs(
+        cls,
+        *,
+        collection_name: Any,
+        index_name: Any = None,
+        field_name: Any = None,
+        db_name: Any = None,
+        rpc_timeout: float | None = None,
+    ) -> IndexStateTarget:
+        """From what a user gives the index sensor, rendered (in a worker or in the triggerer)."""
+        collection = validate_collection_names(collection_name, "collection_name")[0]
+        names = parse_rendered_literal(index_name)
+        index_names = validate_collection_names(names, "index_name") if names not in (None, "", []) else []
+        field = validate_collection_names(field_name, "field_name")[0] if field_name not in (None, "") else None
+        return cls(collection, index_names, field, db_name=db_name or None, rpc_timeout=rpc_timeout)
+
+    @property
+    def description(self) -> str:
+        if self.index_names:
+            which = "index " + ", ".join(repr(n) for n in self.index_names)
+        else:
+            which = f"indexes of field {self.field_name!r}" if self.field_name else "indexes"
+        return f"{which} of collection {self.collection_name!r}"
+
+    def _ask(self) -> list[dict[str, Any]]:
+        common = {"field_name": self.field_name, "db_name": self.db_name, "timeout": self.rpc_timeout}
+        return [{"index_name": name, **common} for name in self.index_names] or [{"index_name": None, **common}]
+
+    def poll(self, hook: MilvusHook) -> list[IndexState]:
+        return [index for ask in self._ask() for index in hook.describe_index(self.collection_name, **ask)]
+
+    async def apoll(self, hook: MilvusHook) -> list[IndexState]:
+        answers = await asyncio.gather(*(hook.adescribe_index(self.collection_name, **ask) for ask in self._ask()))
+        return [index for answer in answers for index in answer]
+
+    def check(self, indexes: list[IndexState]) -> Check:
+        # Milvus answers an unknown index name with an error (code 700); an answer without it is odd, not "done".
+        missing = [name for name in self.index_names if name not in {i["index_name"] for i in indexes}]
+        if missing or not indexes:
+            return Check(Outcome.FAILED, result=indexes, message=f"no such index: {', '.join(missing) or 'none'}")
+        if self.index_names:
+            indexes = [i for i in indexes if i["index_name"] in self.index_names]
+        progress = ", ".join(
+            f"{i['index_name']}: {i['state']}, {i['indexed_rows']}/{i['total_rows']} rows"
+            + (f", {i['pending_index_rows']} pending" if i["pending_index_rows"] else "")
+            for i in indexes
+        )
+        failed = [i for i in indexes if i["state"] == INDEX_FAILED]
+        if failed:
+            reasons = "; ".join(f"{i['index_name']}: {i['fail_reason'] or 'Milvus gave no reason'}" for i in failed)
+            return Check(Outcome.FAILED, result=indexes, progress=progress, message=reasons)
+        if all(index_built(i) for i in indexes):
+            return Check(Outcome.DONE, result=indexes, progress=progress)
+        return Check(Outcome.WAITING, result=indexes, progress=progress)
+
+
+class LoadTarget(WaitTarget):
+    """A collection (or some of its partitions) being loaded for search, or refreshed, until Milvus
+    reports it done (GetLoadingProgress: ``progress``, and ``refresh_progress`` for a refresh)."""
+
+    def __init__(
+        self,
+        collection_name: str,
+        partition_names: list[str] | None = None,
+        refresh: bool = False,
+        db_name: str | None = None,
+        rpc_timeout: float | None = None,
+    ) -> None:
+        self.collection_name = collection_name
+        self.partition_names = partition_names or []
+        self.refresh = refresh
+        self.db_name = db_name
+        self.rpc_timeout = rpc_timeout
+
+    @property
+    def description(self) -> str:
+        what = "refresh" if self.refresh else "load"
+        where = f" of partitions {self.partition_names}" if self.partition_names else ""
+        return f"{what}{where} of collection {self.collection_name!r}"
+
+    def _ask(self) -> dict[str, Any]:
+        return {"partition_names": self.partition_names, "db_name": self.db_name, "timeout": self.rpc_timeout}
+
+    def poll(self, hook: MilvusHook) -> LoadProgress:
+        return hook.get_loading_progress(self.collection_name, **self._ask())
+
+    async def apoll(self, hook: MilvusHook) -> LoadProgress:
+        return await hook.aget_loading_progress(self.collection_name, **self._ask())
+
+    def check(self, progress: LoadProgress) -> Check:
+        text = f"loaded {progress['progress']}%" + (
+            f", refreshed {progress['refresh_progress']}%" if self.refresh else ""
+        )
+        done = progress["progress"] >= 100 and (not self.refresh or progress["refresh_progress"] >= 100)
+        return Check(Outcome.DONE if done else Outcome.WAITING, result=progress, progress=text)
 
 
 class RequestTarget(WaitTarget):

@@ -9,6 +9,7 @@ through the ``MilvusClient``. All use of pymilvus stays in the two hook modules.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
@@ -17,7 +18,7 @@ from airflow_provider_milvus.assets.milvus import collection_uri
 from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError
 from airflow_provider_milvus.hooks.connection_form import connection_form_widgets, ui_field_behaviour
 from airflow_provider_milvus.hooks.milvus_base import MilvusBaseHook
-from airflow_provider_milvus.types import FlushResult, ImportState
+from airflow_provider_milvus.types import FlushResult, ImportState, IndexState, LoadProgress
 from airflow_provider_milvus.validation import (
     validate_collection_names,
     validate_flush_target,
@@ -101,6 +102,39 @@ def import_state_dict(response: milvus_pb2.GetImportStateResponse, import_task_i
         "failed_reason": infos.get("failed_reason", ""),
         "progress": progress,
     }
+
+
+def index_state_dict(description: Any) -> IndexState:
+    """One ``IndexDescription`` of DescribeIndex, by name."""
+    return {
+        "index_name": description.index_name,
+        "field_name": description.field_name,
+        "indexed_rows": int(description.indexed_rows),
+        "total_rows": int(description.total_rows),
+        "pending_index_rows": int(description.pending_index_rows),
+        "state": common_pb2.IndexState.Name(description.state),
+        "fail_reason": description.index_state_fail_reason,
+    }
+
+
+def _describe_index_request(
+    collection_name: str, index_name: str | None, field_name: str | None, db_name: str
+) -> milvus_pb2.DescribeIndexRequest:
+    return milvus_pb2.DescribeIndexRequest(
+        collection_name=collection_name, index_name=index_name or "", field_name=field_name or "", db_name=db_name
+    )
+
+
+def _loading_progress_request(
+    collection_name: str, partition_names: list[str] | None, db_name: str
+) -> milvus_pb2.GetLoadingProgressRequest:
+    return milvus_pb2.GetLoadingProgressRequest(
+        collection_name=collection_name, partition_names=partition_names or [], db_name=db_name
+    )
+
+
+def _loading_progress(response: milvus_pb2.GetLoadingProgressResponse) -> LoadProgress:
+    return {"progress": int(response.progress), "refresh_progress": int(response.refresh_progress)}
 
 
 class MilvusHook(MilvusBaseHook):
@@ -280,6 +314,205 @@ class MilvusHook(MilvusBaseHook):
         request = milvus_pb2.ListImportTasksRequest(collection_name=collection_name or "", limit=limit, db_name=db)
         return [import_state_dict(task) for task in self._call("ListImportTasks", request, timeout, db).tasks]
 
+    # --- Indexes, loading and aliases -------------------------------------------------------------
+
+    def describe_index(
+        self,
+        collection_name: str,
+        index_name: str | None = None,
+        field_name: str | None = None,
+        db_name: str | None = None,
+        timeout: float | None = None,
+    ) -> list[IndexState]:
+        """The collection's indexes (the one named, or those of ``field_name``; all by default) and
+        how far each is built (see :class:`~airflow_provider_milvus.types.IndexState`)."""
+        db = self._db(db_name)
+        request = _describe_index_request(collection_name, index_name, field_name, db)
+        return [index_state_dict(d) for d in self._call("DescribeIndex", request, timeout, db).index_descriptions]
+
+    async def adescribe_index(
+        self,
+        collection_name: str,
+        index_name: str | None = None,
+        field_name: str | None = None,
+        db_name: str | None = None,
+        timeout: float | None = None,
+    ) -> list[IndexState]:
+        """:meth:`describe_index` on the running event loop, over the channel shared per loop."""
+        db = db_name or (await self.asettings()).db_name
+        request = _describe_index_request(collection_name, index_name, field_name, db)
+        response = await self._acall("DescribeIndex", request, timeout, db)
+        return [index_state_dict(d) for d in response.index_descriptions]
+
+    def create_index(self, collection_name: str, index: dict[str, Any], timeout: float | None = None) -> None:
+        """Create one index, ``{"field_name", "index_type", "metric_type", "params", "index_name"}``
+        (validated by :func:`~airflow_provider_milvus.schema.validate_index_params`); Milvus builds
+        it in the background."""
+        client = self.get_conn()
+        params = client.prepare_index_params()
+        params.add_index(**index)
+        self._client_call("CreateIndex", lambda: client.create_index(collection_name, params, timeout=timeout))
+
+    def describe_index_params(self, collection_name: str, timeout: float | None = None) -> list[dict[str, Any]]:
+        """How the collection's indexes were made: ``[{"index_name", "field_name", "index_type",
+        "metric_type"}]``."""
+        client = self.get_conn()
+        names = self._client_call("ListIndexes", lambda: client.list_indexes(collection_name, timeout=timeout))
+        described = []
+        for index_name in names:
+            info: dict[str, Any] = self._client_call(
+                "DescribeIndex", functools.partial(client.describe_index, collection_name, index_name, timeout=timeout)
+            )
+            described.append({key: info.get(key) for key in ("index_name", "field_name", "index_type", "metric_type")})
+        return described
+
+    def start_load(
+        self,
+        collection_name: str,
+        *,
+        partition_names: list[str] | None = None,
+        refresh: bool = False,
+        replica_number: int | None = None,
+        resource_groups: list[str] | None = None,
+        load_fields: list[str] | None = None,
+        db_name: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Ask Milvus to load the collection (or some of its partitions) for search, or with
+        ``refresh`` to pick up segments added since it was loaded (an import's); returns once Milvus
+        accepted it. Wait with :meth:`get_loading_progress`."""
+        db = self._db(db_name)
+        common: dict[str, Any] = {
+            "collection_name": collection_name,
+            "db_name": db,
+            "refresh": refresh,
+            "replica_number": replica_number or 0,
+            "resource_groups": resource_groups or [],
+            "load_fields": load_fields or [],
+        }
+        if partition_names:
+            self._call(
+                "LoadPartitions",
+                milvus_pb2.LoadPartitionsRequest(partition_names=partition_names, **common),
+                timeout,
+                db,
+            )
+        else:
+            self._call("LoadCollection", milvus_pb2.LoadCollectionRequest(**common), timeout, db)
+
+    def get_load_state(
+        self,
+        collection_name: str,
+        partition_names: list[str] | None = None,
+        db_name: str | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """``LoadStateNotExist``, ``LoadStateNotLoad``, ``LoadStateLoading`` or ``LoadStateLoaded``."""
+        db = self._db(db_name)
+        request = milvus_pb2.GetLoadStateRequest(
+            collection_name=collection_name, partition_names=partition_names or [], db_name=db
+        )
+        return common_pb2.LoadState.Name(self._call("GetLoadState", request, timeout, db).state)
+
+    def get_loading_progress(
+        self,
+        collection_name: str,
+        partition_names: list[str] | None = None,
+        db_name: str | None = None,
+        timeout: float | None = None,
+    ) -> LoadProgress:
+        """How far a load (``progress``) and a refresh (``refresh_progress``) are, in percent."""
+        db = self._db(db_name)
+        request = _loading_progress_request(collection_name, partition_names, db)
+        return _loading_progress(self._call("GetLoadingProgress", request, timeout, db))
+
+    async def aget_loading_progress(
+        self,
+        collection_name: str,
+        partition_names: list[str] | None = None,
+        db_name: str | None = None,
+        timeout: float | None = None,
+    ) -> LoadProgress:
+        """:meth:`get_loading_progress` on the running event loop, over the channel shared per loop."""
+        db = db_name or (await self.asettings()).db_name
+        request = _loading_progress_request(collection_name, partition_names, db)
+        return _loading_progress(await self._acall("GetLoadingProgress", request, timeout, db))
+
+    def release(
+        self,
+        collection_name: str,
+        partition_names: list[str] | None = None,
+        db_name: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Release the collection (or some of its partitions) from memory."""
+        db = self._db(db_name)
+        if partition_names:
+            request: Any = milvus_pb2.ReleasePartitionsRequest(
+                collection_name=collection_name, partition_names=partition_names, db_name=db
+            )
+            self._call("ReleasePartitions", request, timeout, db)
+        else:
+            request = milvus_pb2.ReleaseCollectionRequest(collection_name=collection_name, db_name=db)
+            self._call("ReleaseCollection", request, timeout, db)
+
+    def has_collection(self, collection_name: str, db_name: str | None = None, timeout: float | None = None) -> bool:
+        """Whether a collection of this name exists (Milvus answers True for an alias too)."""
+        db = self._db(db_name)
+        request = milvus_pb2.HasCollectionRequest(collection_name=collection_name, db_name=db)
+        return bool(self._call("HasCollection", request, timeout, db).value)
+
+    def list_aliases(self, collection_name: str, db_name: str | None = None, timeout: float | None = None) -> list[str]:
+        """The aliases that point at the collection."""
+        db = self._db(db_name)
+        request = milvus_pb2.ListAliasesRequest(collection_name=collection_name, db_name=db)
+        return list(self._call("ListAliases", request, timeout, db).aliases)
+
+    def describe_alias(self, alias: str, db_name: str | None = None, timeout: float | None = None) -> str | None:
+        """The collection the alias points at, or None if there is no such alias."""
+        db = self._db(db_name)
+        request = milvus_pb2.DescribeAliasRequest(alias=alias, db_name=db)
+        try:
+            return self._call("DescribeAlias", request, timeout, db).collection or None
+        except MilvusError as err:
+            if "alias not found" in err.reason.lower() or "does not exist" in err.reason.lower():
+                return None
+            raise
+
+    def point_alias(
+        self,
+        alias: str,
+        collection_name: str,
+        *,
+        exists: bool,
+        db_name: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Create the alias (``exists=False``) or point it at the collection, atomically (AlterAlias)."""
+        db = self._db(db_name)
+        if exists:
+            self._call(
+                "AlterAlias",
+                milvus_pb2.AlterAliasRequest(alias=alias, collection_name=collection_name, db_name=db),
+                timeout,
+                db,
+            )
+        else:
+            self._call(
+                "CreateAlias",
+                milvus_pb2.CreateAliasRequest(alias=alias, collection_name=collection_name, db_name=db),
+                timeout,
+                db,
+            )
+        self._report_output(alias, db)
+
+    def drop_collection(self, collection_name: str, db_name: str | None = None, timeout: float | None = None) -> None:
+        """Drop the collection and its data."""
+        db = self._db(db_name)
+        self._call(
+            "DropCollection", milvus_pb2.DropCollectionRequest(collection_name=collection_name, db_name=db), timeout, db
+        )
+
     # --- Collections and rows, through pymilvus's MilvusClient -------------------------------------
 
     @staticmethod
@@ -308,7 +541,7 @@ class MilvusHook(MilvusBaseHook):
         timeout: float | None = None,
     ) -> None:
         """Create a collection from a schema validated by :func:`~airflow_provider_milvus.schema.validate_schema`,
-        with its indexes."""
+        with its indexes; it is not loaded (see :meth:`load_collection`)."""
         from pymilvus import DataType, MilvusClient
 
         client = self.get_conn()
@@ -320,17 +553,13 @@ class MilvusHook(MilvusBaseHook):
             if "element_type" in field:
                 kwargs["element_type"] = DataType[field["element_type"]]
             milvus_schema.add_field(field["name"], DataType[field["type"]], **kwargs)
-        index = None
-        if index_params:
-            index = client.prepare_index_params()
-            for spec in index_params:
-                index.add_index(**spec)
+        # The indexes separately: given them, pymilvus's create_collection also loads the collection.
         self._client_call(
             "CreateCollection",
-            lambda: client.create_collection(
-                collection_name, schema=milvus_schema, index_params=index, timeout=timeout
-            ),
+            lambda: client.create_collection(collection_name, schema=milvus_schema, timeout=timeout),
         )
+        for spec in index_params or []:
+            self.create_index(collection_name, spec, timeout=timeout)
         self._report_output(collection_name)
 
     def load_collection(self, collection_name: str, timeout: float | None = None) -> None:
@@ -357,6 +586,52 @@ class MilvusHook(MilvusBaseHook):
         count = result.get("upsert_count" if upsert else "insert_count", len(rows))
         self._report_output(collection_name)
         return int(count), list(result.get("ids") or [])
+
+    def count_rows(self, collection_name: str, filter: str = "", timeout: float | None = None) -> int:
+        """Rows of the collection (those matching ``filter``), counted at Strong consistency: every
+        write Milvus acknowledged before the call, of the segments loaded for search."""
+        client = self.get_conn()
+        result = self._client_call(
+            "Query",
+            lambda: client.query(
+                collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", timeout=timeout
+            ),
+        )
+        return int(result[0]["count(*)"]) if result else 0
+
+    def search(
+        self,
+        collection_name: str,
+        vector: list[float],
+        *,
+        anns_field: str | None = None,
+        limit: int = 10,
+        filter: str = "",
+        output_fields: list[str] | None = None,
+        search_params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """One vector's nearest rows at Strong consistency: ``[{"id", "distance", "entity"}]``."""
+        client = self.get_conn()
+        kwargs: dict[str, Any] = {"anns_field": anns_field} if anns_field else {}
+        result = self._client_call(
+            "Search",
+            lambda: client.search(
+                collection_name,
+                data=[vector],
+                limit=limit,
+                filter=filter,
+                output_fields=output_fields,
+                search_params=search_params or {},
+                consistency_level="Strong",
+                timeout=timeout,
+                **kwargs,
+            ),
+        )
+        return [
+            {"id": hit["id"], "distance": float(hit["distance"]), "entity": dict(hit.get("entity") or {})}
+            for hit in (result[0] if result else [])
+        ]
 
 
 def _schema_from_description(described: dict[str, Any]) -> dict[str, Any]:

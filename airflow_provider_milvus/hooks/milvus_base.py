@@ -101,7 +101,9 @@ def error_from_status(rpc: str, code: int, reason: str) -> MilvusError:
 
 def check_status(rpc: str, response: Message) -> Message:
     """Turn a non-success Milvus status into a MilvusError with Milvus's code and reason."""
-    status = response.status
+    # Most RPCs answer a message with a status; those that only act (LoadCollection, CreateAlias,
+    # DropCollection, ...) answer the status itself.
+    status = response if isinstance(response, common_pb2.Status) else response.status
     code = status.code or status.error_code
     if not code:
         return response

@@ -1,7 +1,9 @@
-"""Operators: flush and import (bulk insert), optionally waiting for them; create a collection; ingest rows."""
+"""Operators: flush and import (bulk insert), optionally waiting for them; create a collection; ingest rows;
+add indexes, load or refresh, release, point an alias, and check a collection's rows."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -9,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_milvus.exceptions import (
+    MilvusCheckFailed,
     MilvusConfigError,
     MilvusError,
     MilvusSchemaConflictError,
@@ -20,15 +23,21 @@ from airflow_provider_milvus.triggers.milvus import (
     DEFER_GRACE_SECONDS,
     MilvusFlushStateTrigger,
     MilvusImportStateTrigger,
+    MilvusIndexStateTrigger,
+    MilvusLoadTrigger,
     MilvusWaitTrigger,
 )
 from airflow_provider_milvus.types import (
     IMPORT_COMPLETED,
+    AliasResult,
+    CollectionCheckResult,
     CreateCollectionResult,
+    CreateIndexResult,
     FlushResult,
     ImportRequest,
     ImportState,
     IngestResult,
+    LoadResult,
     TaskEnd,
 )
 from airflow_provider_milvus.utils.import_resume import ON_UNKNOWN_IMPORT_CHOICES, ImportResume, OnUnknownImport
@@ -38,6 +47,7 @@ from airflow_provider_milvus.utils.mixins import (
     event_result,
 )
 from airflow_provider_milvus.validation import (
+    is_template,
     parse_rendered_literal,
     validate_collection_names,
     validate_import_files,
@@ -47,6 +57,8 @@ from airflow_provider_milvus.validation import (
 from airflow_provider_milvus.wait import (
     FlushStateTarget,
     ImportStateTarget,
+    IndexStateTarget,
+    LoadTarget,
     RequestTarget,
     WaitTarget,
     deadline_after,
@@ -57,6 +69,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 FLUSH_RESULT_KEY = "flush_result"
+CREATE_INDEX_RESULT_KEY = "create_index_result"
 
 T = TypeVar("T")
 
@@ -499,3 +512,441 @@ class MilvusIngestOperator(MilvusHookMixin, BaseOperator):
             self.log.info("No rows to %s into %r", mode, name)
         self._report_to_outlets(context, [name], {"rows": written, "mode": mode})
         return {"collection_name": name, "mode": mode, "rows": written, "batches": batches, "ids": ids}
+
+
+# --- Searchable: indexes, loading, aliases, and the check a load ends with -------------------------
+
+
+class MilvusCreateIndexOperator(_MilvusWaitingOperator):
+    """Adds indexes to an existing collection, optionally waiting until they are built.
+
+    See docs/operators/index-and-load.md.
+
+    Idempotent: an index that exists by its name (Milvus names an index after its field by
+    default) with the same index and metric type is left alone; one with other types fails the task
+    naming them. With ``wait_for_completion`` it waits, in the worker or deferred, until each index
+    is built for all rows, as :class:`~airflow_provider_milvus.sensors.milvus.MilvusIndexStateSensor`
+    does. Returns ``{"collection_name", "created", "existing", "indexes"}`` (``indexes``: the
+    built indexes' states when it waited, else []).
+
+    :param collection_name: The collection (templated).
+    :param index_params: ``[{"field_name", "index_type", "metric_type", "params", "index_name"}]``
+        (templated), as for :class:`MilvusCreateCollectionOperator`.
+
+    And those of the waiting operators: ``wait_for_completion``, ``deferrable``, ``poll_interval``,
+    ``wait_timeout``, ``rpc_timeout``, ``submit_timeout``, ``milvus_conn_id`` (see
+    :class:`MilvusFlushOperator`).
+    """
+
+    template_fields: Sequence[str] = ("collection_name", "index_params")
+
+    def __init__(self, *, collection_name: str, index_params: list[dict[str, Any]] | str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.collection_name = collection_name
+        self.index_params = index_params
+
+    def execute(self, context: Context) -> CreateIndexResult:
+        name = validate_collection_names(self.collection_name, "collection_name")[0]
+        schema = self.hook.describe_collection_schema(name, timeout=self.rpc_timeout)
+        if schema is None:
+            raise MilvusError("CreateIndex", 100, f"collection not found: {name!r}")
+        specs = validate_index_params(
+            parse_rendered_literal(self.index_params), [field["name"] for field in schema["fields"]]
+        )
+        if not specs:
+            raise MilvusConfigError("index_params must name at least one index")
+        existing = {index["index_name"]: index for index in self.hook.describe_index_params(name, self.rpc_timeout)}
+        created, kept = [], []
+        for spec in specs:
+            index_name = spec.get("index_name") or spec["field_name"]
+            have = existing.get(index_name)
+            if have is None:
+                self._send(
+                    f"Milvus to accept index {index_name!r} of {name!r}",
+                    functools.partial(self.hook.create_index, name, spec, timeout=self.rpc_timeout),
+                    idempotent=True,
+                )
+                created.append(index_name)
+                continue
+            differences = [
+                f"{key} {have.get(key)!r}, not {spec[key]!r}"
+                for key in ("field_name", "index_type", "metric_type")
+                if spec.get(key)
+                and str(have.get(key, "")).upper() != str(spec[key]).upper()
+                and not (key == "index_type" and str(spec[key]).upper() == "AUTOINDEX")
+            ]
+            if differences:
+                raise MilvusSchemaConflictError(
+                    f"index {index_name!r} of collection {name!r} exists with " + ", ".join(differences)
+                )
+            kept.append(index_name)
+        self.log.info("Collection %r: created indexes %s, kept existing %s", name, created, kept)
+        result: CreateIndexResult = {"collection_name": name, "created": created, "existing": kept, "indexes": []}
+        if not self.wait_for_completion:
+            return result
+        context["ti"].xcom_push(key=CREATE_INDEX_RESULT_KEY, value=result)
+        target = IndexStateTarget(name, [*created, *kept], rpc_timeout=self.rpc_timeout)
+        indexes = self._wait(
+            target,
+            MilvusIndexStateTrigger,
+            {"collection_name": name, "index_names": target.index_names},
+            self._task_end(xcoms={"return_value": result}, result_xcom=None),
+        )
+        return {**result, "indexes": indexes}
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> CreateIndexResult:
+        indexes = event_result(event)["indexes"]
+        ti = context["ti"]
+        result: CreateIndexResult = ti.xcom_pull(
+            task_ids=ti.task_id, key=CREATE_INDEX_RESULT_KEY, map_indexes=ti.map_index
+        )
+        return {**result, "indexes": indexes}
+
+
+class MilvusLoadCollectionOperator(_MilvusWaitingOperator):
+    """Loads a collection for search, or refreshes a loaded one, and waits until Milvus reports it done.
+
+    See docs/operators/index-and-load.md.
+
+    Rows imported into a loaded collection become searchable only once Milvus loads their segments:
+    on its own after some seconds, or at once with ``refresh=True``, the maintainers' advice after a
+    bulk insert (milvus#21091, #31123). A refresh of a collection that is not loaded loads it (the
+    log says so). Returns ``{"collection_name", "partition_names", "refresh", "loaded"}``.
+
+    :param collection_name: The collection (templated).
+    :param refresh: Pick up segments added since it was loaded (an import's).
+    :param replica_number: In-memory replicas (1 or more); None keeps Milvus's default.
+    :param resource_groups: Resource groups to load the replicas in.
+    :param load_fields: Only these fields (Milvus 2.5+).
+    :param partition_names: Only these partitions (templated).
+    :param wait_for_completion: Wait until Milvus reports it loaded (default True).
+
+    And those of the waiting operators: ``deferrable``, ``poll_interval``, ``wait_timeout``,
+    ``rpc_timeout``, ``submit_timeout``, ``milvus_conn_id`` (see :class:`MilvusFlushOperator`).
+    """
+
+    template_fields: Sequence[str] = ("collection_name", "partition_names")
+
+    def __init__(
+        self,
+        *,
+        collection_name: str,
+        refresh: bool = False,
+        replica_number: int | None = None,
+        resource_groups: list[str] | None = None,
+        load_fields: list[str] | None = None,
+        partition_names: list[str] | str | None = None,
+        wait_for_completion: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(wait_for_completion=wait_for_completion, **kwargs)
+        if replica_number is not None and (
+            isinstance(replica_number, bool) or not isinstance(replica_number, int) or replica_number < 1
+        ):
+            raise MilvusConfigError(f"replica_number must be a whole number of at least 1, got {replica_number!r}")
+        self.collection_name = collection_name
+        self.refresh = bool(refresh)
+        self.replica_number = replica_number
+        self.resource_groups = (
+            validate_collection_names(resource_groups, "resource_groups") if resource_groups else None
+        )
+        self.load_fields = validate_collection_names(load_fields, "load_fields") if load_fields else None
+        self.partition_names = partition_names
+
+    def execute(self, context: Context) -> LoadResult:
+        name = validate_collection_names(self.collection_name, "collection_name")[0]
+        partitions = parse_rendered_literal(self.partition_names)
+        partitions = validate_collection_names(partitions, "partition_names") if partitions else []
+        refresh = self.refresh
+        if refresh:
+            state = self.hook.get_load_state(name, partitions, timeout=self.rpc_timeout)
+            if state != "LoadStateLoaded":
+                self.log.info("Collection %r is not loaded (%s): loading it instead of refreshing", name, state)
+                refresh = False
+        self._send(
+            f"Milvus to accept the {'refresh' if refresh else 'load'} of {name!r}",
+            lambda: self.hook.start_load(
+                name,
+                partition_names=partitions,
+                refresh=refresh,
+                replica_number=self.replica_number,
+                resource_groups=self.resource_groups,
+                load_fields=self.load_fields,
+                timeout=self.rpc_timeout,
+            ),
+            idempotent=True,
+        )
+        result: LoadResult = {
+            "collection_name": name,
+            "partition_names": partitions,
+            "refresh": refresh,
+            "loaded": False,
+        }
+        if not self.wait_for_completion:
+            return result
+        result = {**result, "loaded": True}
+        target = LoadTarget(name, partitions, refresh=refresh, rpc_timeout=self.rpc_timeout)
+        self._wait(
+            target,
+            MilvusLoadTrigger,
+            {"collection_name": name, "partition_names": partitions, "refresh": refresh},
+            self._task_end(xcoms={"return_value": result}),
+        )
+        self.log.info("Collection %r %s", name, "refreshed" if refresh else "loaded")
+        return result
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> LoadResult:
+        event_result(event)
+        partitions = parse_rendered_literal(self.partition_names) or []
+        refresh = bool(self.refresh and event.get("message", "").startswith("refresh"))
+        return {
+            "collection_name": str(self.collection_name),
+            "partition_names": list(partitions) if not isinstance(partitions, str) else [partitions],
+            "refresh": refresh,
+            "loaded": True,
+        }
+
+
+class MilvusReleaseCollectionOperator(MilvusHookMixin, BaseOperator):
+    """Releases a collection (or some of its partitions) from memory.
+
+    See docs/operators/index-and-load.md.
+
+    :param collection_name: The collection (templated).
+    :param partition_names: Only these partitions (templated).
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
+    :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
+    """
+
+    template_fields: Sequence[str] = ("collection_name", "partition_names")
+
+    def __init__(
+        self,
+        *,
+        collection_name: str,
+        partition_names: list[str] | str | None = None,
+        milvus_conn_id: str = MilvusHook.default_conn_name,
+        rpc_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._set_milvus_arguments(milvus_conn_id, rpc_timeout)
+        self.collection_name = collection_name
+        self.partition_names = partition_names
+
+    def execute(self, context: Context) -> None:
+        name = validate_collection_names(self.collection_name, "collection_name")[0]
+        partitions = parse_rendered_literal(self.partition_names)
+        partitions = validate_collection_names(partitions, "partition_names") if partitions else []
+        self.hook.release(name, partitions, timeout=self.rpc_timeout)
+        self.log.info("Released %r%s", name, f" partitions {partitions}" if partitions else "")
+
+
+class MilvusAliasOperator(MilvusHookMixin, BaseOperator):
+    """Points an alias at a collection: creates it, or switches it atomically (zero-downtime reload).
+
+    See docs/operators/alias.md.
+
+    Searches through the alias go to the old collection until the switch and to the new one after
+    it, with none failing in between (AlterAlias). With ``drop_previous``, the collection the alias
+    pointed at before is dropped after the switch, unless another alias still names it. Returns
+    ``{"alias", "collection_name", "previous_collection", "dropped_collection"}``. An outlet
+    ``milvus://`` asset naming the alias records the switch.
+
+    :param alias: The alias (templated).
+    :param collection_name: The collection it is to point at (templated).
+    :param drop_previous: Drop the collection it pointed at before, once the switch is done.
+    :param db_name: Database; None uses the connection's (templated).
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
+    :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
+    """
+
+    template_fields: Sequence[str] = ("alias", "collection_name", "db_name")
+
+    def __init__(
+        self,
+        *,
+        alias: str,
+        collection_name: str,
+        drop_previous: bool = False,
+        db_name: str | None = None,
+        milvus_conn_id: str = MilvusHook.default_conn_name,
+        rpc_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._set_milvus_arguments(milvus_conn_id, rpc_timeout)
+        self.alias = alias
+        self.collection_name = collection_name
+        self.drop_previous = bool(drop_previous)
+        self.db_name = db_name
+
+    def execute(self, context: Context) -> AliasResult:
+        alias = validate_collection_names(self.alias, "alias")[0]
+        name = validate_collection_names(self.collection_name, "collection_name")[0]
+        if alias == name:
+            raise MilvusConfigError(f"alias {alias!r} is the collection_name itself; give the alias another name")
+        db, timeout = self.db_name or None, self.rpc_timeout
+        previous = self.hook.describe_alias(alias, db, timeout)
+        # (HasCollection answers True for an alias too: only a name that is no alias is a collection.)
+        if previous is None and self.hook.has_collection(alias, db, timeout):
+            raise MilvusConfigError(
+                f"alias {alias!r} is the name of an existing collection; an alias needs its own name"
+            )
+        if previous == name:
+            self.log.info("Alias %r already points at %r; nothing to switch", alias, name)
+        else:
+            self.hook.point_alias(alias, name, exists=previous is not None, db_name=db, timeout=timeout)
+            self.log.info("Alias %r now points at %r (before: %s)", alias, name, previous or "no collection")
+        dropped = None
+        if self.drop_previous and previous and previous != name:
+            others = self.hook.list_aliases(previous, db, timeout)
+            if others:
+                self.log.warning("Not dropping %r: aliases %s still name it", previous, others)
+            else:
+                self.hook.drop_collection(previous, db, timeout)
+                self.log.info("Dropped %r, which %r pointed at before", previous, alias)
+                dropped = previous
+        result: AliasResult = {
+            "alias": alias,
+            "collection_name": name,
+            "previous_collection": previous,
+            "dropped_collection": dropped,
+        }
+        self._report_to_outlets(context, [alias], dict(result))
+        return result
+
+
+class MilvusCollectionCheckOperator(MilvusHookMixin, BaseOperator):
+    """Checks a loaded collection's row count, and optionally a probe search, as a load's last step.
+
+    See docs/operators/index-and-load.md.
+
+    Counts rows with ``count(*)`` at Strong consistency (every acknowledged write, in the segments
+    loaded for search), optionally with a filter, and fails
+    (:class:`~airflow_provider_milvus.exceptions.MilvusCheckFailed`) when the count is not
+    ``expected_count``, below ``min_count``, or below the rows the upstream imports reported
+    (``import_states``: the import sensors' XComs). With ``probe_vector`` it also runs one search
+    and fails when it finds nothing in a collection that has rows. Returns
+    ``{"collection_name", "count", "hits"}``.
+
+    :param collection_name: The collection or alias (templated).
+    :param filter: A Milvus filter expression the counted rows match (templated).
+    :param expected_count: The exact count expected.
+    :param min_count: The least count expected.
+    :param import_states: Import states (templated; e.g. the mapped import sensors' output):
+        the count must be at least the sum of their ``row_count``.
+    :param probe_vector: A vector to search with (templated).
+    :param anns_field: The vector field to search; None lets Milvus pick the only one.
+    :param limit: Hits the probe search returns.
+    :param output_fields: Fields the hits carry.
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
+    :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
+    """
+
+    template_fields: Sequence[str] = (
+        "collection_name",
+        "filter",
+        "expected_count",
+        "min_count",
+        "import_states",
+        "probe_vector",
+    )
+
+    def __init__(
+        self,
+        *,
+        collection_name: str,
+        filter: str = "",
+        expected_count: int | str | None = None,
+        min_count: int | str | None = None,
+        import_states: list[ImportState] | str | None = None,
+        probe_vector: list[float] | str | None = None,
+        anns_field: str | None = None,
+        limit: int = 10,
+        output_fields: list[str] | None = None,
+        milvus_conn_id: str = MilvusHook.default_conn_name,
+        rpc_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._set_milvus_arguments(milvus_conn_id, rpc_timeout)
+        for value, param in ((expected_count, "expected_count"), (min_count, "min_count")):
+            if not is_template(value):
+                _row_count_param(value, param)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise MilvusConfigError(f"limit must be a whole number of at least 1, got {limit!r}")
+        self.collection_name = collection_name
+        self.filter = filter
+        self.expected_count = expected_count
+        self.min_count = min_count
+        self.import_states = import_states
+        self.probe_vector = probe_vector
+        self.anns_field = anns_field
+        self.limit = limit
+        self.output_fields = output_fields
+
+    def _imported_rows(self) -> int | None:
+        states = parse_rendered_literal(self.import_states)
+        if states is None:
+            return None
+        states = [states] if isinstance(states, dict) else states
+        if not isinstance(states, (list, tuple)) or not all(
+            isinstance(s, dict) and isinstance(s.get("row_count"), int) for s in states
+        ):
+            raise MilvusConfigError(f"import_states must be import states with a row_count, got {states!r}")
+        return sum(int(s["row_count"]) for s in states)
+
+    def execute(self, context: Context) -> CollectionCheckResult:
+        name = validate_collection_names(self.collection_name, "collection_name")[0]
+        if not isinstance(self.filter, str):
+            raise MilvusConfigError(f"filter must be a Milvus filter expression (a string), got {self.filter!r}")
+        expected_count = _row_count_param(self.expected_count, "expected_count")
+        min_count = _row_count_param(self.min_count, "min_count")
+        imported = self._imported_rows()
+        vector = parse_rendered_literal(self.probe_vector)
+        if vector is not None and (
+            not isinstance(vector, (list, tuple))
+            or not vector
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in vector)
+        ):
+            raise MilvusConfigError(f"probe_vector must be a non-empty list of numbers, got {self.probe_vector!r}")
+        count = self.hook.count_rows(name, self.filter, timeout=self.rpc_timeout)
+        where = f"{name!r}" + (f" where {self.filter}" if self.filter else "")
+        self.log.info("%s has %d rows", where, count)
+        failures = []
+        if expected_count is not None and count != expected_count:
+            failures.append(f"{count} rows, expected {expected_count}")
+        if min_count is not None and count < min_count:
+            failures.append(f"{count} rows, expected at least {min_count}")
+        if imported is not None and count < imported:
+            failures.append(f"{count} rows, fewer than the {imported} the imports reported")
+        hits: list[dict[str, Any]] = []
+        if vector is not None:
+            hits = self.hook.search(
+                name,
+                [float(x) for x in vector],
+                anns_field=self.anns_field,
+                limit=self.limit,
+                filter=self.filter,
+                output_fields=self.output_fields,
+                timeout=self.rpc_timeout,
+            )
+            self.log.info("Probe search of %s: %d hits", where, len(hits))
+            if count and not hits:
+                failures.append("the probe search found nothing")
+        if failures:
+            raise MilvusCheckFailed(f"check of {where} failed: " + "; ".join(failures))
+        return {"collection_name": name, "count": count, "hits": hits}
+
+
+def _row_count_param(value: Any, name: str) -> int | None:
+    """A row count a task expects, rendered: a whole number of 0 or more, or None."""
+    value = parse_rendered_literal(value)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():  # a template rendered as text
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise MilvusConfigError(f"{name} must be a whole number of 0 or more, got {value!r}")
+    return value

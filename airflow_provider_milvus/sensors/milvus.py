@@ -18,6 +18,7 @@ from airflow_provider_milvus.triggers.milvus import (
     DEFER_GRACE_SECONDS,
     MilvusFlushStateTrigger,
     MilvusImportStateTrigger,
+    MilvusIndexStateTrigger,
     MilvusWaitTrigger,
 )
 from airflow_provider_milvus.utils.mixins import (
@@ -28,7 +29,7 @@ from airflow_provider_milvus.utils.mixins import (
 )
 from airflow_provider_milvus.validation import validate_import_task_id, validate_positive
 from airflow_provider_milvus.version_compat import TRIGGERER_RUNS_TASKS
-from airflow_provider_milvus.wait import FlushStateTarget, ImportStateTarget, WaitTarget, poll_once
+from airflow_provider_milvus.wait import FlushStateTarget, ImportStateTarget, IndexStateTarget, WaitTarget, poll_once
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -264,3 +265,74 @@ class MilvusImportStateSensor(MilvusWaitSensor):
         self._report_to_outlets(
             context, None, {"import_task_id": value["id"], "state": value["state"], "rows": value["row_count"]}
         )
+
+
+class MilvusIndexStateSensor(MilvusWaitSensor):
+    """Waits until a collection's indexes are built for all its rows (Milvus DescribeIndex).
+
+    See docs/operators/index-and-load.md.
+
+    Done when every index waited for has ``indexed_rows == total_rows`` and no pending rows (an
+    index's state alone can read Finished before that). Fails at once with Milvus's reason when a
+    build fails, and on an unknown collection or index. Returns, per index, ``{"index_name",
+    "field_name", "indexed_rows", "total_rows", "pending_index_rows", "state", "fail_reason"}``.
+
+    :param collection_name: The collection (templated).
+    :param index_name: An index name or a list of them (templated); None for every index of the
+        collection (or of ``field_name``).
+    :param field_name: Only the indexes of this field (templated).
+    :param db_name: Database; None uses the connection's (templated).
+
+    And those of every Milvus sensor: ``milvus_conn_id``, ``rpc_timeout``, ``deferrable``,
+    ``start_from_trigger`` (see :class:`MilvusWaitSensor`), and Airflow's ``poke_interval``,
+    ``timeout``, ``mode``, ``soft_fail``.
+    """
+
+    template_fields: Sequence[str] = ("collection_name", "index_name", "field_name", "db_name")
+    result_xcom = "return_value"
+
+    def __init__(
+        self,
+        *,
+        collection_name: str,
+        index_name: str | list[str] | None = None,
+        field_name: str | None = None,
+        db_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.collection_name = collection_name
+        self.index_name = index_name
+        self.field_name = field_name
+        self.db_name = db_name
+        self._start_from_trigger(
+            MilvusIndexStateTrigger,
+            {
+                "collection_name": collection_name,
+                "index_names": index_name,
+                "field_name": field_name,
+                "db_name": db_name,
+            },
+        )
+
+    def wait_target(self) -> IndexStateTarget:
+        return IndexStateTarget.from_inputs(
+            collection_name=self.collection_name,
+            index_name=self.index_name,
+            field_name=self.field_name,
+            db_name=self.db_name,
+            rpc_timeout=self.rpc_timeout,
+        )
+
+    def build_trigger(self, target: IndexStateTarget, deadline: str) -> MilvusIndexStateTrigger:
+        return MilvusIndexStateTrigger(
+            collection_name=target.collection_name,
+            index_names=target.index_names,
+            field_name=target.field_name,
+            db_name=target.db_name,
+            **self._trigger_kwargs(deadline),
+        )
+
+    def xcom_value(self, result: Any) -> Any:
+        # From a poll, the list of indexes; from a trigger event, the list inside it.
+        return result.get("indexes", result) if isinstance(result, dict) else result

@@ -24,12 +24,15 @@ from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError, M
 from airflow_provider_milvus.types import FlushTarget, TaskEnd
 from airflow_provider_milvus.validation import (
     is_template,
+    validate_collection_names,
     validate_import_task_id,
     validate_positive,
 )
 from airflow_provider_milvus.wait import (
     FlushStateTarget,
     ImportStateTarget,
+    IndexStateTarget,
+    LoadTarget,
     WaitTarget,
     wait_async,
 )
@@ -305,3 +308,100 @@ class MilvusImportStateTrigger(MilvusWaitTrigger):
     def success_payload(self, result: Any) -> dict[str, Any]:
         # The ID comes from the trigger, never from the state: Milvus 2.4+ reports id=0 there.
         return {"import_task_id": validate_import_task_id(self.import_task_id), "import_state": result}
+
+
+class MilvusIndexStateTrigger(MilvusWaitTrigger):
+    """Waits until a collection's indexes are built for all its rows; fails when a build fails.
+
+    See docs/operators/index-and-load.md.
+
+    :param collection_name: The collection (or, for a sensor the scheduler starts here, a template).
+    :param index_names: Indexes to wait for; None or empty for every index of the collection (or
+        of ``field_name``).
+    :param field_name: Only the indexes of this field.
+    :param db_name: Database; None uses the connection's.
+    """
+
+    def __init__(
+        self,
+        *,
+        collection_name: str,
+        index_names: list[str] | str | None = None,
+        field_name: str | None = None,
+        db_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.collection_name = collection_name
+        self.index_names = index_names
+        self.field_name = field_name
+        self.db_name = db_name
+        if not any(is_template(value) for value in self.target_kwargs().values()):
+            self.target()  # checked now when there is nothing left to render
+
+    def target(self) -> IndexStateTarget:
+        return IndexStateTarget.from_inputs(
+            collection_name=self.collection_name,
+            index_name=self.index_names,
+            field_name=self.field_name,
+            db_name=self.db_name,
+            rpc_timeout=self.rpc_timeout,
+        )
+
+    def target_kwargs(self) -> dict[str, Any]:
+        return {
+            "collection_name": self.collection_name,
+            "index_names": self.index_names,
+            "field_name": self.field_name,
+            "db_name": self.db_name,
+        }
+
+    def success_payload(self, result: Any) -> dict[str, Any]:
+        return {"indexes": result}
+
+
+class MilvusLoadTrigger(MilvusWaitTrigger):
+    """Waits until a collection (or some of its partitions) is loaded for search, or refreshed.
+
+    See docs/operators/index-and-load.md.
+
+    :param collection_name: The collection.
+    :param partition_names: Only these partitions; None or empty for the whole collection.
+    :param refresh: Wait for a refresh (``refresh_progress``), not only the load.
+    :param db_name: Database; None uses the connection's.
+    """
+
+    def __init__(
+        self,
+        *,
+        collection_name: str,
+        partition_names: list[str] | None = None,
+        refresh: bool = False,
+        db_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.collection_name = validate_collection_names(collection_name, "collection_name")[0]
+        self.partition_names = validate_collection_names(partition_names, "partition_names") if partition_names else []
+        self.refresh = bool(refresh)
+        self.db_name = db_name
+
+    def target(self) -> LoadTarget:
+        return LoadTarget(
+            self.collection_name,
+            self.partition_names,
+            refresh=self.refresh,
+            db_name=self.db_name,
+            rpc_timeout=self.rpc_timeout,
+        )
+
+    def target_kwargs(self) -> dict[str, Any]:
+        return {
+            "collection_name": self.collection_name,
+            "partition_names": self.partition_names,
+            "refresh": self.refresh,
+            "db_name": self.db_name,
+        }
+
+    def success_payload(self, result: Any) -> dict[str, Any]:
+        return {"load_progress": result}

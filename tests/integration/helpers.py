@@ -65,9 +65,9 @@ def row_count(client, name: str) -> int:
 
 def dag(dag_id: str):
     """A DAG of the tests' dags folder, by ID (dag.test() needs it to come from there)."""
-    from tests.dags import bulk_insert_dags, flush_dags, ingest_dags
+    from tests.dags import bulk_insert_dags, flush_dags, ingest_dags, searchable_dags
 
-    return {**flush_dags.DAGS, **bulk_insert_dags.DAGS, **ingest_dags.DAGS}[dag_id]
+    return {**flush_dags.DAGS, **bulk_insert_dags.DAGS, **ingest_dags.DAGS, **searchable_dags.DAGS}[dag_id]
 
 
 def run_dag(dag, params: dict[str, Any] | None = None, timeout: float = 180):

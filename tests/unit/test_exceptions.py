@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow_provider_milvus import exceptions
 from airflow_provider_milvus.exceptions import (
     MilvusAuthenticationError,
+    MilvusCheckFailed,
     MilvusConfigError,
     MilvusDuplicateImportError,
     MilvusError,
@@ -29,6 +30,7 @@ CASES = [
     MilvusWaitTimeout("deadline passed"),
     MilvusImportUnknownError("cannot be told", [1, 2]),
     MilvusDuplicateImportError("2 imports", [3, 4]),
+    MilvusCheckFailed("check of 'docs' failed: 40 rows, expected 41"),
 ]
 
 

@@ -12,6 +12,8 @@ from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusWaitFail
 from airflow_provider_milvus.triggers.milvus import (
     MilvusFlushStateTrigger,
     MilvusImportStateTrigger,
+    MilvusIndexStateTrigger,
+    MilvusLoadTrigger,
 )
 from airflow_provider_milvus.utils.mixins import event_result
 
@@ -44,6 +46,15 @@ def test_import_trigger_roundtrip():
     assert kwargs["import_task_id"] == 42
 
 
+def test_index_and_load_trigger_roundtrip():
+    kwargs = roundtrip(MilvusIndexStateTrigger(collection_name="c", index_names=["a", "b"], field_name="v"))
+    assert kwargs["collection_name"] == "c" and kwargs["index_names"] == ["a", "b"]
+    kwargs = roundtrip(MilvusLoadTrigger(collection_name="c", partition_names=["p"], refresh=True))
+    assert kwargs["refresh"] is True and kwargs["partition_names"] == ["p"]
+    # A sensor the scheduler starts in the triggerer hands over templates, checked once rendered.
+    roundtrip(MilvusIndexStateTrigger(collection_name="{{ params.collection }}"))
+
+
 @pytest.mark.parametrize(
     ("cls", "kwargs", "fragment"),
     [
@@ -52,6 +63,10 @@ def test_import_trigger_roundtrip():
         (MilvusImportStateTrigger, {"import_task_id": 1, "poll_interval": -5}, "poll_interval"),
         (MilvusImportStateTrigger, {"import_task_id": 1, "deadline": "tomorrow-ish"}, "deadline must be an ISO"),
         (MilvusImportStateTrigger, {"import_task_id": 1, "milvus_conn_id": None}, "milvus_conn_id"),
+        (MilvusIndexStateTrigger, {"collection_name": ""}, "collection_name"),
+        (MilvusIndexStateTrigger, {"collection_name": "c", "index_names": [""]}, "index_name"),
+        (MilvusLoadTrigger, {"collection_name": None}, "collection_name"),
+        (MilvusLoadTrigger, {"collection_name": "c", "partition_names": [3]}, "partition_names"),
         (MilvusFlushStateTrigger, {"collections": []}, "collections must be a non-empty list"),
         (MilvusFlushStateTrigger, {"collections": [{"x": 1}]}, "need segment_ids"),
         (MilvusFlushStateTrigger, {"collections": [{"segment_ids": ["a"]}]}, "integer segment IDs"),

@@ -13,6 +13,8 @@ from airflow_provider_milvus.exceptions import MilvusError, MilvusWaitFailed, Mi
 from airflow_provider_milvus.wait import (
     Check,
     ImportStateTarget,
+    IndexStateTarget,
+    LoadTarget,
     Outcome,
     WaitTarget,
     wait_async,
@@ -182,3 +184,55 @@ def test_waits_that_poll_at_once_spread_their_second_polls():
         seconds.append((second.seconds, third.seconds))
     assert all(5 <= s <= 15 and 9 <= t <= 11 for s, t in seconds)  # then the usual +/- 10 %
     assert {int((s - 5) // 2) for s, _ in seconds} == {0, 1, 2, 3, 4}
+
+
+def _index(name="v_idx", state="Finished", indexed=100, total=100, pending=0, reason=""):
+    return {
+        "index_name": name,
+        "field_name": "v",
+        "indexed_rows": indexed,
+        "total_rows": total,
+        "pending_index_rows": pending,
+        "state": state,
+        "fail_reason": reason,
+    }
+
+
+@pytest.mark.parametrize(
+    ("index", "outcome"),
+    [
+        (_index(), Outcome.DONE),
+        # Finished while rows are unindexed (milvus#40580): still waiting.
+        (_index(indexed=60), Outcome.WAITING),
+        (_index(pending=40), Outcome.WAITING),
+        (_index(state="InProgress", indexed=10), Outcome.WAITING),
+        (_index(state="Failed", indexed=0, reason="out of memory"), Outcome.FAILED),
+        (_index(total=0, indexed=0), Outcome.DONE),  # an empty collection's index
+    ],
+)
+def test_index_states_compare_row_counts(index, outcome):
+    check = IndexStateTarget("c").check([index])
+    assert check.outcome is outcome
+    if outcome is Outcome.FAILED:
+        assert "v_idx: out of memory" in check.message
+
+
+def test_index_wait_covers_every_named_index():
+    target = IndexStateTarget("c", ["a", "b"])
+    assert target.check([_index("a"), _index("b", indexed=1)]).outcome is Outcome.WAITING
+    assert target.check([_index("a"), _index("b")]).outcome is Outcome.DONE
+    missing = target.check([_index("a")])
+    assert missing.outcome is Outcome.FAILED and "no such index: b" in missing.message
+
+
+@pytest.mark.parametrize(
+    ("refresh", "progress", "outcome"),
+    [
+        (False, {"progress": 100, "refresh_progress": 0}, Outcome.DONE),
+        (False, {"progress": 50, "refresh_progress": 0}, Outcome.WAITING),
+        (True, {"progress": 100, "refresh_progress": 40}, Outcome.WAITING),
+        (True, {"progress": 100, "refresh_progress": 100}, Outcome.DONE),
+    ],
+)
+def test_load_and_refresh_progress(refresh, progress, outcome):
+    assert LoadTarget("c", refresh=refresh).check(progress).outcome is outcome
