@@ -101,6 +101,8 @@ def get_provider_info() -> dict[str, Any]:
                     "/docs/operators/ingest.md",
                     "/docs/operators/bulk-insert.md",
                     "/docs/operators/flush.md",
+                    "/docs/operators/index-and-load.md",
+                    "/docs/operators/alias.md",
                     "/docs/assets.md",
                 ],
                 "tags": ["software"],
