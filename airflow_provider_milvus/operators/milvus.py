@@ -4,6 +4,7 @@ add indexes, load or refresh, release, point an alias, and check a collection's 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -756,6 +757,8 @@ class MilvusAliasOperator(MilvusHookMixin, BaseOperator):
     :param alias: The alias (templated).
     :param collection_name: The collection it is to point at (templated).
     :param drop_previous: Drop the collection it pointed at before, once the switch is done.
+    :param drop_grace_period: Seconds between the switch and the drop: a search sent to the previous
+        collection just before the switch answers empty if the collection is dropped under it.
     :param db_name: Database; None uses the connection's (templated).
     :param milvus_conn_id: Airflow connection of type ``milvus``.
     :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
@@ -769,6 +772,7 @@ class MilvusAliasOperator(MilvusHookMixin, BaseOperator):
         alias: str,
         collection_name: str,
         drop_previous: bool = False,
+        drop_grace_period: float = 10.0,
         db_name: str | None = None,
         milvus_conn_id: str = MilvusHook.default_conn_name,
         rpc_timeout: float | None = None,
@@ -779,6 +783,9 @@ class MilvusAliasOperator(MilvusHookMixin, BaseOperator):
         self.alias = alias
         self.collection_name = collection_name
         self.drop_previous = bool(drop_previous)
+        if drop_grace_period != 0:
+            validate_positive(drop_grace_period, "drop_grace_period")
+        self.drop_grace_period = float(drop_grace_period)
         self.db_name = db_name
 
     def execute(self, context: Context) -> AliasResult:
@@ -804,6 +811,8 @@ class MilvusAliasOperator(MilvusHookMixin, BaseOperator):
             if others:
                 self.log.warning("Not dropping %r: aliases %s still name it", previous, others)
             else:
+                self.log.info("Dropping %r in %.0fs, once searches sent to it finish", previous, self.drop_grace_period)
+                time.sleep(self.drop_grace_period)
                 self.hook.drop_collection(previous, db, timeout)
                 self.log.info("Dropped %r, which %r pointed at before", previous, alias)
                 dropped = previous

@@ -152,20 +152,22 @@ def test_alias_creation_switch_and_drop_previous(hook):
     # Another alias still names the old collection: the switch happens, the drop does not.
     keep = unique("keep")
     MilvusAliasOperator(task_id="alias", alias=keep, collection_name=old).execute(context())
-    switched = MilvusAliasOperator(task_id="alias", alias=alias, collection_name=new, drop_previous=True).execute(
-        context()
-    )
+    switched = MilvusAliasOperator(
+        task_id="alias", alias=alias, collection_name=new, drop_previous=True, drop_grace_period=0
+    ).execute(context())
     assert switched["previous_collection"] == old and switched["dropped_collection"] is None
     assert hook.has_collection(old) and hook.describe_alias(alias) == new
     # Once nothing else names it, the previous collection is dropped after the switch.
     MilvusAliasOperator(task_id="alias", alias=keep, collection_name=other).execute(context())
-    again = MilvusAliasOperator(task_id="alias", alias=alias, collection_name=old, drop_previous=True).execute(
-        context()
-    )
+    again = MilvusAliasOperator(
+        task_id="alias", alias=alias, collection_name=old, drop_previous=True, drop_grace_period=0
+    ).execute(context())
     assert again["dropped_collection"] == new and not hook.has_collection(new)
     assert hook.describe_alias(alias) == old
     # Pointing it where it points already changes nothing.
-    same = MilvusAliasOperator(task_id="alias", alias=alias, collection_name=old, drop_previous=True).execute(context())
+    same = MilvusAliasOperator(
+        task_id="alias", alias=alias, collection_name=old, drop_previous=True, drop_grace_period=0
+    ).execute(context())
     assert same["previous_collection"] == old and same["dropped_collection"] is None and hook.has_collection(old)
 
 
@@ -207,3 +209,8 @@ def test_collection_check_counts_searches_and_fails_by_name(hook):
     with pytest.raises(MilvusConfigError, match="min_count must be a whole number"):
         MilvusCollectionCheckOperator(task_id="check", collection_name=name, min_count=-1)
     assert len(rows[0]["vector"]) == DIM
+
+
+def test_alias_drop_grace_period_must_not_be_negative():
+    with pytest.raises(MilvusConfigError, match="drop_grace_period must be a positive"):
+        MilvusAliasOperator(task_id="alias", alias="a", collection_name="c", drop_grace_period=-1)
