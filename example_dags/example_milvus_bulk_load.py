@@ -2,7 +2,8 @@
 
 create_collection -> write_import_files -> bulk_insert (one mapped task per file)
 -> wait_for_import (deferrable, one per import) -> flush -> wait_for_flush (started and ended in
-the triggerer on Airflow 3.3+) -> search
+the triggerer on Airflow 3.3+) -> wait_for_index -> refresh (the load, so the imported rows are
+searchable now) -> check (the row count the imports reported, and a probe search)
 
 Runs against the ``milvus_default`` connection: the embedded server of ``make demo``, or your own
 Milvus. Import files must be where the Milvus server can read them:
@@ -24,13 +25,18 @@ from typing import Any
 import pendulum
 from airflow.providers.common.compat.sdk import Param, dag, task
 
-from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.operators.milvus import (
     MilvusBulkInsertOperator,
+    MilvusCollectionCheckOperator,
     MilvusCreateCollectionOperator,
     MilvusFlushOperator,
+    MilvusLoadCollectionOperator,
 )
-from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor, MilvusImportStateSensor
+from airflow_provider_milvus.sensors.milvus import (
+    MilvusFlushStateSensor,
+    MilvusImportStateSensor,
+    MilvusIndexStateSensor,
+)
 
 DIM = 32
 
@@ -84,18 +90,8 @@ def bulk_load_dag(dag_id: str, *, import_wait: dict[str, Any], flush_wait: dict[
             np.save(out / "vector.npy", vecs)
             return [[str(parquet)], [str(json_file)], [str(out / "id.npy"), str(out / "vector.npy")]]
 
-        @task
-        def search(params=None) -> dict:
-            """Load the collection and run one search: the imported data is there."""
-            collection = params["collection"]
-            client = MilvusHook().get_conn()
-            client.load_collection(collection)
-            total = client.get_collection_stats(collection)["row_count"]
-            hits = client.search(collection, data=[[0.5] * DIM], limit=3, output_fields=["id"])
-            print(f"Collection {collection!r} holds {total} rows; nearest ids: {[h['id'] for h in hits[0]]}")
-            return {"row_count": int(total), "nearest_ids": [int(h["id"]) for h in hits[0]]}
-
         collection = "{{ params.collection }}"
+        # [START howto_operator_milvus_create_collection]
         # The collection with a vector index; a run that finds it as declared here goes on.
         create_collection = MilvusCreateCollectionOperator(
             task_id="create_collection",
@@ -107,23 +103,54 @@ def bulk_load_dag(dag_id: str, *, import_wait: dict[str, Any], flush_wait: dict[
                 ]
             },
             index_params=[{"field_name": "vector", "index_type": "AUTOINDEX", "metric_type": "L2"}],
+            load=True,
         )
+        # [END howto_operator_milvus_create_collection]
         files = write_import_files()
         create_collection >> files
 
+        # [START howto_operator_milvus_bulk_insert]
         imports = MilvusBulkInsertOperator.partial(task_id="bulk_insert", collection_name=collection).expand(
             files=files
         )
+        # [END howto_operator_milvus_bulk_insert]
+        # [START howto_sensor_milvus_import_state]
         waits = MilvusImportStateSensor.partial(
             task_id="wait_for_import", poke_interval=10, timeout=600, **import_wait
         ).expand(import_task_id=imports.output)
+        # [END howto_sensor_milvus_import_state]
 
+        # [START howto_operator_milvus_flush]
         flush = MilvusFlushOperator(task_id="flush", collection_names=collection)
+        # [END howto_operator_milvus_flush]
+        # [START howto_sensor_milvus_flush_state]
         wait_for_flush = MilvusFlushStateSensor(
             task_id="wait_for_flush", flush_result=flush.output, poke_interval=10, timeout=600, **flush_wait
         )
+        # [END howto_sensor_milvus_flush_state]
         waits >> flush
-        wait_for_flush >> search()
+
+        # Persisted is not yet searchable: wait for the index, refresh the load, then check.
+        # [START howto_sensor_milvus_index_state]
+        wait_for_index = MilvusIndexStateSensor(
+            task_id="wait_for_index", collection_name=collection, poke_interval=10, timeout=600, **flush_wait
+        )
+        # [END howto_sensor_milvus_index_state]
+        # [START howto_operator_milvus_load_refresh]
+        refresh = MilvusLoadCollectionOperator(
+            task_id="refresh", collection_name=collection, refresh=True, deferrable=True, poll_interval=5
+        )
+        # [END howto_operator_milvus_load_refresh]
+        # [START howto_operator_milvus_collection_check]
+        check = MilvusCollectionCheckOperator(
+            task_id="check",
+            collection_name=collection,
+            import_states=waits.output,
+            probe_vector=[0.5] * DIM,
+            limit=3,
+        )
+        # [END howto_operator_milvus_collection_check]
+        wait_for_flush >> wait_for_index >> refresh >> check
 
     return bulk_load()
 

@@ -899,8 +899,11 @@ class MilvusCollectionCheckOperator(MilvusHookMixin, BaseOperator):
         states = parse_rendered_literal(self.import_states)
         if states is None:
             return None
-        states = [states] if isinstance(states, dict) else states
-        if not isinstance(states, (list, tuple)) or not all(
+        if isinstance(states, dict):
+            states = [states]
+        elif not isinstance(states, str) and hasattr(states, "__iter__"):
+            states = list(states)  # a mapped task's output resolves to a lazy sequence
+        if not isinstance(states, list) or not all(
             isinstance(s, dict) and isinstance(s.get("row_count"), int) for s in states
         ):
             raise MilvusConfigError(f"import_states must be import states with a row_count, got {states!r}")
