@@ -1,6 +1,7 @@
-"""The full-reload example through a real scheduler and triggerer, twice, while searches go through
-the alias the whole time: none fails, none comes back empty, and the second run's rows are what the
-alias serves after its swap."""
+"""Example DAGs through a real scheduler and triggerer: the ingest example (twice: its upsert
+replaces rows), and the full-reload example, twice, while searches go through the alias the whole
+time: none fails, none comes back empty, and the second run's rows are what the alias serves after
+its swap. (The bulk-load example runs in test_end_to_end.py.)"""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from airflow_provider_milvus.hooks.milvus import MilvusHook
 from tests.e2e.helpers import run
 
 RELOAD_DAG = "example_milvus_reload"
+INGEST_DAG = "example_milvus_ingest"
 DIM = 32  # the example's
 
 
@@ -71,3 +73,15 @@ def test_reload_example_swaps_the_alias_with_no_failed_or_empty_search(stack, mi
     assert hook.count_rows(alias, "id < 100000") == 0
     [swap] = [t for (task_id, _), t in tasks.items() if task_id == "swap_alias"]
     assert f"Dropped {first!r}" in swap.log
+
+
+def test_ingest_example_writes_its_rows_and_a_rerun_replaces_them(stack, milvus_uri):
+    stack.wait_parsed([INGEST_DAG])
+    hook = MilvusHook()
+    collection = "e2e_ingest_example"
+    for _ in range(2):
+        state, tasks = run(stack, INGEST_DAG, {"collection": collection, "rows": 1200})
+        assert state == "success", {k: v.state for k, v in tasks.items()}
+    assert hook.count_rows(collection) == 1200  # upserted twice, each primary key once
+    [ingest] = [t for (task_id, _), t in tasks.items() if task_id == "ingest"]
+    assert "1200" in ingest.log
