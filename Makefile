@@ -47,7 +47,7 @@ demo: $(BIN)/airflow
 # printed whole when it ends.
 # `make test NOX_ARGS="-s full"` runs the sessions named instead (`$(NOX) -l` lists them).
 COMPAT_LEGS := airflow2.11-pymilvus2.5 airflow3.1-pymilvus2.6 airflow3.2-pymilvus3.0
-SIDE_BY_SIDE := full form coinstall $(addprefix compat-,$(COMPAT_LEGS))
+SIDE_BY_SIDE := full form coinstall next $(addprefix compat-,$(COMPAT_LEGS))
 
 ifdef NOX_ARGS
 test: $(NOX) $(CHROMIUM)
@@ -59,8 +59,8 @@ test: $(NOX) $(CHROMIUM)
 	&& exit $$e2e
 endif
 
-.PHONY: full form coinstall
-full form coinstall: $(NOX)
+.PHONY: full form coinstall next
+full form coinstall next: $(NOX)
 	$(NOX) -s $@
 
 compat-%: $(NOX)

@@ -1,5 +1,6 @@
 """The version matrix: ``make test`` runs every session (``nox`` from a virtualenv with nox and uv):
-``e2e`` alone, then ``full``, ``form``, ``coinstall`` and the three ``compat`` legs side by side.
+``e2e`` alone, then ``full``, ``form``, ``coinstall``, ``next`` and the three ``compat`` legs side by
+side.
 
 - ``e2e``: Airflow 3.3 + pymilvus 3.x, the end-to-end runs through a real scheduler and triggerers.
   They run alone: some time a flush against Milvus's own checkpoints, or a triggerer's heartbeat,
@@ -10,6 +11,8 @@
   answers, and the integration tests against the real Milvus (every operator and sensor mode
   through dag.test(), the trigger runs, the hook and `airflow providers` / `connections test`);
   end-to-end tests through a real scheduler and triggerer, and the connection form in a browser.
+- ``next``: the next Airflow, 3.4 (its newest pre-release until 3.4.0 is served) + pymilvus 3.x: what
+  the compat legs run, the searchable and retried-import tests, and the example DAG end to end.
 - ``form``: Airflow 3.1 with the FAB provider (which Airflow 3.0/3.1 need to show a connection
   form's extra fields): the connection form in a browser.
 - ``coinstall``: the provider resolves and imports beside the Milvus integrations of LangChain
@@ -93,6 +96,19 @@ COMPAT_STACK_TESTS = {
 
 LATEST = ["apache-airflow>=3.3,<3.4", "pymilvus>=3.0,<4"]
 
+# The next Airflow: 3.4's newest pre-release until its final release is served. A pre-release in the
+# specifier lets uv pick pre-releases of Airflow (and of the Airflow core and task SDK it pins) and of
+# nothing else; once 3.4.0 is served the same specifier picks it.
+NEXT = ["apache-airflow>=3.4.0b2,<3.5", "pymilvus>=3.0,<4"]
+# What the compat legs run, the searchable and retried-import tests, and the example DAG end to end
+# (the full session runs every integration test on 3.3; the matrix stays short on two cores).
+NEXT_TESTS = [
+    *COMPAT_TESTS,
+    "tests/integration/test_searchable.py",
+    "tests/integration/test_import_retry.py",
+    f"{E2E}bulk_load_example_succeeds_with_deferred_sensors",
+]
+
 
 @nox.session(python=PYTHON)
 def full(session: nox.Session) -> None:
@@ -109,6 +125,15 @@ def e2e(session: nox.Session) -> None:
     """Airflow 3.3, pymilvus 3.x: the end-to-end tests through a real scheduler and triggerers."""
     session.install("-e", ".[test]", *LATEST)
     session.run("pytest", "-v", "--durations=15", *(session.posargs or ["tests/e2e"]))
+
+
+@nox.session(python=PYTHON, name="next")
+def next_airflow(session: nox.Session) -> None:
+    """Airflow 3.4 (its newest pre-release until the release), pymilvus 3.x: unit, version-answer
+    and integration tests, and the example DAG end to end."""
+    session.install("-e", ".[test]", *NEXT)
+    session.run("python", "-c", "import airflow; print('Airflow', airflow.__version__)")
+    session.run("pytest", "-v", "--durations=15", *(session.posargs or NEXT_TESTS))
 
 
 @nox.session(python=PYTHON)

@@ -87,7 +87,8 @@ def measure_run(stack: Any, dag_id: str, run_id: str, watcher: ImportWatcher) ->
     tis = {
         (r["task_id"], r["map_index"]): r
         for r in stack.query(
-            "SELECT task_id, map_index, start_date, end_date FROM task_instance WHERE dag_id = ? AND run_id = ?",
+            f"SELECT task_id, {stack.ti_map_index}, start_date, end_date FROM task_instance "
+            "WHERE dag_id = ? AND run_id = ?",
             dag_id,
             run_id,
         )

@@ -7,6 +7,7 @@ a lone ``airflow api-server`` (``airflow webserver``) for the browser tests.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -206,7 +207,8 @@ class AirflowStack:
         task_id, map_index): one look at the metadata database and one at /proc for them all."""
         marks = ", ".join("?" * len(dag_ids))
         rows = self.query(
-            f"SELECT id, dag_id, run_id, task_id, map_index FROM task_instance WHERE dag_id IN ({marks})", *dag_ids
+            f"SELECT id, dag_id, run_id, task_id, {self.ti_map_index} FROM task_instance WHERE dag_id IN ({marks})",
+            *dag_ids,
         )
         # The task runner names its process after the try it runs: "airflow worker -- <ti id>"
         # (the id as a UUID; SQLite stores it as 32 hex digits).
@@ -281,6 +283,13 @@ class AirflowStack:
             db.row_factory = sqlite3.Row
             return db.execute(sql, args).fetchall()
 
+    @functools.cached_property
+    def ti_map_index(self) -> str:
+        """The task_instance column of a task's map index, selected as ``map_index``: Airflow 3.4
+        renamed it ``region_index`` (migration 0144)."""
+        columns = {row["name"] for row in self.query("PRAGMA table_info(task_instance)")}
+        return "region_index AS map_index" if "region_index" in columns else "map_index"
+
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
         """The DAG's runs, oldest first: run_id and state."""
         return [
@@ -297,7 +306,8 @@ class AirflowStack:
     def task_results(self, dag_id: str, run_id: str) -> list[TaskResult]:
         results = []
         tis = self.query(
-            "SELECT task_id, map_index, state, start_date, end_date FROM task_instance WHERE dag_id = ? AND run_id = ?",
+            f"SELECT task_id, {self.ti_map_index}, state, start_date, end_date FROM task_instance "
+            "WHERE dag_id = ? AND run_id = ?",
             dag_id,
             run_id,
         )

@@ -76,7 +76,8 @@ def run(stack: AirflowStack, dag_id: str, conf: dict, while_running=None) -> tup
 def task_instances(stack: AirflowStack, dag_id: str, run_id: str) -> dict[tuple[str, int], dict[str, Any]]:
     """The run's task instances as the metadata database holds them, by (task_id, map_index)."""
     rows = stack.query(
-        "SELECT task_id, map_index, state, hostname, pid, try_number FROM task_instance WHERE dag_id = ? AND run_id = ?",
+        f"SELECT task_id, {stack.ti_map_index}, state, hostname, pid, try_number FROM task_instance "
+        "WHERE dag_id = ? AND run_id = ?",
         dag_id,
         run_id,
     )
