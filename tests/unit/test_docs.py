@@ -89,3 +89,11 @@ def _write() -> None:
 
 if __name__ == "__main__" and "--write" in sys.argv:
     _write()
+
+
+def test_the_readme_dag_builds():
+    code = re.search(r"## A short DAG\n\n```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert code, "README.md has no short DAG"
+    namespace: dict = {}
+    exec(compile(code.group(1), "README.md", "exec"), namespace)
+    assert {"bulk_insert", "wait_for_index", "refresh", "check"} <= set(namespace)
