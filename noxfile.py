@@ -71,6 +71,8 @@ COMPAT_TESTS = [
 E2E = "tests/e2e/test_end_to_end.py::test_"
 COMPAT_STACK_TESTS = {
     "2.11": [
+        # The searchable operators and sensor in every mode, on the oldest Airflow.
+        "tests/integration/test_searchable.py",
         f"{E2E}bulk_load_example_succeeds_with_deferred_sensors",
         f"{E2E}writing_a_collection_triggers_the_dag_scheduled_on_its_asset",
         f"{E2E}good_import_through_the_triggerer",
