@@ -61,6 +61,27 @@ def milvus_server(tmp_path_factory):
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def s3_milvus(tmp_path_factory):
+    """A Milvus whose storage is an S3 bucket, as production Milvus runs with MinIO or S3: moto's S3
+    server and the Milvus server on loopback ports of their own, Milvus's data under ``files/`` in
+    the bucket. Yields ``{"uri", "server", "s3"}``; both servers stop with the session."""
+    from harness.s3 import S3Server
+
+    root = tmp_path_factory.mktemp("s3-milvus")
+    s3 = S3Server(root / "s3").start()
+    server = EmbeddedMilvus(root / "milvus", server_args=s3.milvus_args(root_path="files"))
+    try:
+        server.start()
+        _SHARED_SERVERS.append(server)
+        yield {"uri": server.uri, "server": server, "s3": s3}
+    finally:
+        if server in _SHARED_SERVERS:
+            _SHARED_SERVERS.remove(server)
+        server.stop()
+        s3.stop()
+
+
 # A server that dies mid-run fails every later test with "connection refused"; say once, at the end
 # of the run (where a CI log's tail shows it), after which test it was found gone, and why.
 _SHARED_SERVERS: list[EmbeddedMilvus] = []
