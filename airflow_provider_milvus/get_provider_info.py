@@ -70,6 +70,28 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "Default time allowed for each Milvus call, e.g. 30; operators can override it.",
         {"type": ["number", "null"]},
     ),
+    "bucket_name": _field(
+        "Storage bucket",
+        "The MinIO/S3 bucket Milvus keeps its data in (its minio.bucketName), where it reads import files.",
+        {"type": ["string", "null"]},
+        ["a-bucket"],
+    ),
+    "storage_endpoint": _field(
+        "Storage endpoint",
+        "URL of that MinIO/S3 service, for writing import files (MilvusBulkWriteOperator).",
+        {"type": ["string", "null"]},
+        ["http://minio:9000"],
+    ),
+    "storage_access_key": _field(
+        "Storage access key",
+        "Access key for writing import files to the bucket; or pass aws_conn_id to the operator.",
+        {"type": ["string", "null"], "format": "password"},
+    ),
+    "storage_secret_key": _field(
+        "Storage secret key",
+        "Secret key for writing import files to the bucket.",
+        {"type": ["string", "null"], "format": "password"},
+    ),
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -99,6 +121,7 @@ def get_provider_info() -> dict[str, Any]:
                 "how-to-guide": [
                     "/docs/operators/create-collection.md",
                     "/docs/operators/ingest.md",
+                    "/docs/operators/bulk-write.md",
                     "/docs/operators/bulk-insert.md",
                     "/docs/operators/flush.md",
                     "/docs/operators/index-and-load.md",

@@ -16,6 +16,8 @@ class RecordingTI:
         self.try_number = try_number
         self.map_index = -1
         self.task_id = "t"
+        self.dag_id = "d"
+        self.run_id = "manual__2025-01-01T00:00:00+00:00"
         self.pushed: dict[str, Any] = {}
 
     def xcom_push(self, key: str, value: Any) -> None:

@@ -4,7 +4,8 @@ and rows), over the transport of :mod:`airflow_provider_milvus.hooks.milvus_base
 Flush, GetFlushState, Import, GetImportState and ListImportTasks are not exposed by
 ``pymilvus.MilvusClient``, so they go through the generated gRPC stubs that ship with pymilvus
 (``pymilvus.grpc_gen``), the same protocol every Milvus SDK speaks; collections and rows go
-through the ``MilvusClient``. All use of pymilvus stays in the two hook modules.
+through the ``MilvusClient``. All use of pymilvus stays in the two hook modules, but for the bulk
+writer, which :mod:`airflow_provider_milvus.storage` drives.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from airflow_provider_milvus.assets.milvus import collection_uri
 from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError
 from airflow_provider_milvus.hooks.connection_form import connection_form_widgets, ui_field_behaviour
 from airflow_provider_milvus.hooks.milvus_base import MilvusBaseHook
+from airflow_provider_milvus.storage import S3Destination, import_file_keys
 from airflow_provider_milvus.types import FlushResult, ImportState, IndexState, LoadProgress
 from airflow_provider_milvus.validation import (
     validate_collection_names,
     validate_flush_target,
-    validate_import_files,
     validate_import_options,
     validate_import_task_id,
 )
 
 if TYPE_CHECKING:
-    from pymilvus import MilvusClient
+    from pymilvus import CollectionSchema, MilvusClient
 
 # --- Request builders and response readers, shared by the sync and async calls. -----------------
 
@@ -251,12 +252,13 @@ class MilvusHook(MilvusBaseHook):
     ) -> int:
         """Start an import (bulk insert) of the files; returns the import task ID (a job ID on 2.4+).
 
-        ``files`` are paths as the server sees them; the server judges their format. ``options``
+        ``files`` are paths as the server sees them (see :meth:`import_file_keys`); the server
+        judges their format. ``options``
         are passed to Milvus as strings (``auto_commit=false`` is refused: see
         :func:`~airflow_provider_milvus.validation.validate_import_options`).
         """
         validate_collection_names(collection_name, "collection_name")
-        files = validate_import_files(files)
+        files = self.import_file_keys(files)
         options = validate_import_options(options)
         db = self._db(db_name)
         self._check_import_target(collection_name, partition_name, db, timeout)
@@ -266,6 +268,68 @@ class MilvusHook(MilvusBaseHook):
             raise MilvusError("Import", "no task", f"Milvus returned no import task for {collection_name!r}")
         self._report_output(collection_name, db)
         return int(response.tasks[0])
+
+    def import_file_keys(self, files: Any) -> list[str]:
+        """``files`` as the server reads them: keys in its bucket (``s3://`` URIs and
+        ``ObjectStoragePath`` objects of the connection's ``bucket_name`` turned into keys), or local
+        paths; see :func:`airflow_provider_milvus.storage.import_file_keys`."""
+        return import_file_keys(files, self.settings)
+
+    def storage_destination(self, aws_conn_id: str | None = None) -> S3Destination | None:
+        """Where to write import files: Milvus's bucket (the connection's ``bucket_name``), with the
+        endpoint and keys of ``aws_conn_id`` (login, password, extra ``endpoint_url``) or of the
+        connection's ``storage_*`` extras; None for a server that reads local paths."""
+        settings = self.settings
+        if not settings.bucket_name:
+            if aws_conn_id:
+                raise MilvusConfigError(
+                    f"aws_conn_id: the Milvus connection {settings.conn_id!r} names no bucket_name, so the import "
+                    "files have no bucket to go to; set its bucket_name extra to Milvus's bucket"
+                )
+            return None
+        endpoint, access_key, secret_key = (
+            settings.storage_endpoint,
+            settings.storage_access_key,
+            settings.storage_secret_key,
+        )
+        region = None
+        if aws_conn_id:
+            aws = self.get_connection(aws_conn_id)
+            extra = aws.extra_dejson
+            s3_config = (extra.get("service_config") or {}).get("s3") or {}
+            endpoint = str(extra.get("endpoint_url") or s3_config.get("endpoint_url") or endpoint)
+            access_key = aws.login or str(extra.get("aws_access_key_id") or "")
+            secret_key = aws.password or str(extra.get("aws_secret_access_key") or "")
+            region = extra.get("region_name") or None
+        where = f"aws_conn_id {aws_conn_id!r}" if aws_conn_id else f"the Milvus connection {settings.conn_id!r}"
+        if not endpoint:
+            raise MilvusConfigError(f"{where} gives no S3 endpoint (storage_endpoint, or endpoint_url) to write to")
+        if not access_key or not secret_key:
+            raise MilvusConfigError(
+                f"{where} gives no access key and secret key to write to bucket {settings.bucket_name!r}"
+            )
+        from airflow.providers.common.compat.sdk import mask_secret
+
+        mask_secret(access_key)
+        mask_secret(secret_key)
+        return S3Destination(settings.bucket_name, endpoint, access_key, secret_key, region)
+
+    def collection_schema(self, collection_name: str, timeout: float | None = None) -> CollectionSchema:
+        """The collection's schema as pymilvus's ``CollectionSchema`` (what its bulk writer checks rows
+        against); a collection that does not exist fails naming it and its database."""
+        from pymilvus import CollectionSchema
+
+        client = self.get_conn()
+        if not self._client_call("HasCollection", lambda: client.has_collection(collection_name, timeout=timeout)):
+            raise MilvusError(
+                "DescribeCollection",
+                100,
+                f"collection not found: {collection_name!r} in database {self.settings.db_name or 'default'!r}",
+            )
+        described = self._client_call(
+            "DescribeCollection", lambda: client.describe_collection(collection_name, timeout=timeout)
+        )
+        return CollectionSchema.construct_from_dict(described)
 
     def _check_import_target(
         self, collection_name: str, partition_name: str | None, db: str, timeout: float | None

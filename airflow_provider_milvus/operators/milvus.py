@@ -20,6 +20,7 @@ from airflow_provider_milvus.exceptions import (
 )
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.schema import rows_from, schema_differences, validate_index_params, validate_schema
+from airflow_provider_milvus.storage import FILE_TYPES, rows_from_file, safe_path_part, write_import_files
 from airflow_provider_milvus.triggers.milvus import (
     DEFER_GRACE_SECONDS,
     MilvusFlushStateTrigger,
@@ -51,7 +52,6 @@ from airflow_provider_milvus.validation import (
     is_template,
     parse_rendered_literal,
     validate_collection_names,
-    validate_import_files,
     validate_import_options,
     validate_positive,
 )
@@ -222,11 +222,13 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
 
     See docs/operators/bulk-insert.md.
 
-    ``files`` are paths in Milvus's object storage, as the server sees them: one data file (JSON
-    rows, Parquet; CSV from Milvus 2.5, JSONL from 2.6) or one ``.npy`` file per field. For a server
-    with local storage (like the embedded one) these are absolute local paths; for MinIO/S3, object
-    keys in its bucket. The server judges the format: one it cannot read fails the import with
-    Milvus's reason.
+    ``files`` are paths in Milvus's storage, as the server sees them: one data file (JSON rows,
+    Parquet; CSV from Milvus 2.5, JSONL from 2.6) or one ``.npy`` file per field. For a server with
+    local storage (like the embedded one) these are absolute local paths; for MinIO/S3, object keys
+    in its bucket, from the bucket's root, or ``s3://`` URIs and ``ObjectStoragePath`` objects of that
+    bucket (the connection's ``bucket_name``), turned into keys before any request.
+    :class:`MilvusBulkWriteOperator` writes them and returns them grouped for this operator. The
+    server judges the format: one it cannot read fails the import with Milvus's reason.
 
     Returns the import task ID (the ID Milvus returned when the import was submitted). With
     ``wait_for_completion`` it waits for ImportCompleted, logs progress as it changes, pushes the
@@ -248,7 +250,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
     import anew on a clear. See docs/reliability.md.
 
     :param collection_name: Target collection (templated).
-    :param files: List of file paths (templated).
+    :param files: List of file paths, object keys, ``s3://`` URIs or ``ObjectStoragePath`` objects (templated).
     :param partition_name: Target partition; None for the default one (templated).
     :param db_name: Database; None uses the connection's (templated).
     :param options: Import options passed to Milvus as strings, e.g. ``{"sep": "\\t"}`` (templated).
@@ -295,7 +297,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
 
     def execute(self, context: Context) -> int:
         collection = validate_collection_names(self.collection_name, "collection_name")[0]
-        files = validate_import_files(parse_rendered_literal(self.files))
+        files = self.hook.import_file_keys(parse_rendered_literal(self.files))
         options = validate_import_options(parse_rendered_literal(self.options))
         request: ImportRequest = {
             "db_name": self.db_name or "",
@@ -365,6 +367,115 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         extra = {"import_task_id": task_id, "state": IMPORT_COMPLETED, **({"rows": rows} if rows is not None else {})}
         self._report_to_outlets(context, [str(self.collection_name)], extra)
         return task_id
+
+
+class MilvusBulkWriteOperator(MilvusHookMixin, BaseOperator):
+    """Writes rows as import files where Milvus reads them, checked against the collection's schema.
+
+    See docs/operators/bulk-write.md.
+
+    Rows come from ``data`` (a list of row dicts or a dict of equally long columns, from XCom or a
+    template) or from ``source`` (a Parquet or CSV file, an ``ObjectStoragePath`` or a local path).
+    pymilvus's bulk writer checks each row against the collection's schema and writes Milvus-ready
+    files of about ``chunk_size`` bytes each. For a Milvus with MinIO/S3 storage (the connection's
+    ``bucket_name`` extra) they are uploaded to its bucket under ``remote_path``, with the endpoint
+    and keys of ``aws_conn_id`` or of the connection's ``storage_*`` extras; for a Milvus with local
+    storage, written under ``local_path``, a directory the server reads.
+
+    Returns the file groups, one import each, ready for
+    ``MilvusBulkInsertOperator.partial(...).expand(files=...)``. Each try writes under a prefix of
+    its own task instance (``<remote_path>/<dag_id>/<run_id>/<task_id>[/<map_index>]``) and first
+    removes what an earlier try left there, so a retry returns, and leaves, only its own files.
+
+    :param collection_name: The collection whose schema the rows must fit (templated).
+    :param data: Rows, or columns (templated).
+    :param source: A Parquet or CSV file of rows (templated); CSV holds vectors as JSON text.
+    :param file_type: ``"parquet"`` (the default), ``"json"``, or ``"csv"`` (Milvus 2.5+).
+    :param chunk_size: About how many bytes each file group holds (pymilvus's default: 128 MiB).
+    :param remote_path: Key prefix in the bucket (templated).
+    :param local_path: Directory the server reads import files from, for a server with local
+        storage (templated).
+    :param aws_conn_id: Airflow connection (e.g. ``aws_default``) with the keys (login and password)
+        and ``endpoint_url`` extra to write to the bucket with; None uses the Milvus connection's.
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
+    :param rpc_timeout: Seconds allowed for each RPC; None uses the connection's timeout.
+    """
+
+    template_fields: Sequence[str] = ("collection_name", "data", "source", "remote_path", "local_path")
+
+    def __init__(
+        self,
+        *,
+        collection_name: str,
+        data: Any = None,
+        source: Any = None,
+        file_type: str = "parquet",
+        chunk_size: int = 128 * 1024 * 1024,
+        remote_path: str = "bulk_imports",
+        local_path: str | None = None,
+        aws_conn_id: str | None = None,
+        milvus_conn_id: str = MilvusHook.default_conn_name,
+        rpc_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._set_milvus_arguments(milvus_conn_id, rpc_timeout)
+        if (data is None) == (source is None):
+            raise MilvusConfigError("give either data (rows or columns) or source (a Parquet or CSV file), not both")
+        if file_type not in FILE_TYPES:
+            raise MilvusConfigError(f"file_type must be one of {list(FILE_TYPES)}, got {file_type!r}")
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
+            raise MilvusConfigError(f"chunk_size must be a positive number of bytes, got {chunk_size!r}")
+        self.collection_name = collection_name
+        self.data = data
+        self.source = source
+        self.file_type = file_type
+        self.chunk_size = chunk_size
+        self.remote_path = remote_path
+        self.local_path = local_path
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Context) -> list[list[str]]:
+        collection = validate_collection_names(self.collection_name, "collection_name")[0]
+        remote_path = str(self.remote_path or "").strip("/")
+        if not remote_path or remote_path.startswith(".") or "//" in remote_path:
+            raise MilvusConfigError(f"remote_path must be a key prefix like 'bulk_imports', got {self.remote_path!r}")
+        destination = self.hook.storage_destination(self.aws_conn_id)
+        if destination is not None and self.local_path:
+            raise MilvusConfigError(
+                f"local_path: the Milvus connection {self.milvus_conn_id!r} names bucket "
+                f"{destination.bucket_name!r}, where Milvus reads import files; leave local_path out"
+            )
+        if destination is None and not self.local_path:
+            raise MilvusConfigError(
+                f"local_path: the Milvus connection {self.milvus_conn_id!r} names no bucket_name, so Milvus reads "
+                "import files from its own disk: give a directory it reads, or set bucket_name for MinIO/S3 storage"
+            )
+        schema = self.hook.collection_schema(collection, timeout=self.rpc_timeout)
+        ti = context["ti"]
+        parts = [
+            ti.dag_id,
+            ti.run_id,
+            ti.task_id,
+            *([str(ti.map_index)] if ti.map_index is not None and ti.map_index >= 0 else []),
+        ]
+        prefix = "/".join([remote_path, *(safe_path_part(str(part)) for part in parts)])
+        data = parse_rendered_literal(self.data)
+        rows = rows_from(data) if self.source is None else rows_from_file(self.source, schema)
+        groups = write_import_files(
+            schema,
+            rows,
+            prefix=prefix,
+            destination=destination,
+            local_dir=self.local_path,
+            file_type=self.file_type,
+            chunk_size=self.chunk_size,
+        )
+        where = f"bucket {destination.bucket_name!r}" if destination else repr(self.local_path)
+        self.log.info(
+            "Wrote %d file group(s) for %r under %s in %s: %s", len(groups), collection, prefix, where, groups
+        )
+        return groups
 
 
 class MilvusCreateCollectionOperator(MilvusHookMixin, BaseOperator):

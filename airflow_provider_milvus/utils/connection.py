@@ -63,6 +63,29 @@ def _flag(value: Any, name: str) -> bool:
     raise MilvusConfigError(f"{name} must be true or false, got {value!r}")
 
 
+def _storage_fields(extra: dict[str, Any], where: str) -> dict[str, str]:
+    """The object-storage extras: Milvus's bucket, and the endpoint and keys to write to it."""
+    fields = {}
+    for name in ("bucket_name", "storage_endpoint", "storage_access_key", "storage_secret_key"):
+        value = extra.get(name)
+        if value is not None and not isinstance(value, str):
+            raise MilvusConfigError(f"{where}: {name} must be a string, got a {type(value).__name__}")
+        fields[name] = (value or "").strip()
+    bucket = fields["bucket_name"]
+    if bucket and ("/" in bucket or "://" in bucket):
+        raise MilvusConfigError(f"{where}: bucket_name must be a bucket's name, without a scheme or a path")
+    endpoint = fields["storage_endpoint"]
+    if endpoint:
+        parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+        try:
+            parts.port  # noqa: B018 (raises on a port that is not a number)
+        except ValueError:
+            raise MilvusConfigError(f"{where}: storage_endpoint has a port that is not a number") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise MilvusConfigError(f"{where}: storage_endpoint must be a URL like http://minio:9000")
+    return fields
+
+
 @dataclass(frozen=True)
 class MilvusConnectionSettings:
     """Everything needed to reach Milvus, parsed and checked from an Airflow connection.
@@ -83,6 +106,12 @@ class MilvusConnectionSettings:
     client_key_path: str = ""
     server_name: str = ""
     timeout: float | None = None
+    #: The bucket of Milvus's object storage (its ``minio.bucketName``), where it reads import files.
+    bucket_name: str = ""
+    #: Where import files are written to that bucket: the S3 endpoint URL and its keys.
+    storage_endpoint: str = ""
+    storage_access_key: str = field(default="", repr=False)
+    storage_secret_key: str = field(default="", repr=False)
 
     @classmethod
     def from_connection(cls, conn: Connection) -> MilvusConnectionSettings:
@@ -173,6 +202,7 @@ class MilvusConnectionSettings:
             db_name=db_name,
             server_name=str(extra.get("server_name") or ""),
             timeout=timeout,
+            **_storage_fields(extra, where),
             **tls_files,
         )
 
@@ -190,7 +220,8 @@ class MilvusConnectionSettings:
     @property
     def secrets(self) -> list[str]:
         """Every secret value these settings hold, in every form they are sent in."""
-        return [value for value in (self.password, self.token, self.authorization) if value]
+        values = (self.password, self.token, self.authorization, self.storage_access_key, self.storage_secret_key)
+        return [value for value in values if value]
 
     def metadata(self, db_name: str | None = None) -> tuple[tuple[str, str], ...]:
         """The gRPC metadata of every call: credentials and the target database."""

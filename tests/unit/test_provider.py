@@ -21,8 +21,10 @@ def test_entry_point_and_connection_type():
     assert set(fields) == {
         "token", "db_name", "secure", "server_pem_path", "ca_pem_path",
         "client_pem_path", "client_key_path", "server_name", "timeout",
+        "bucket_name", "storage_endpoint", "storage_access_key", "storage_secret_key",
     }  # fmt: skip
-    assert fields["token"]["schema"]["format"] == "password"
+    for secret in ("token", "storage_access_key", "storage_secret_key"):
+        assert fields[secret]["schema"]["format"] == "password"
     for module_group in ("hooks", "operators", "sensors", "triggers"):
         for entry in info[module_group]:
             for module in entry["python-modules"]:
