@@ -1,11 +1,12 @@
-"""What a wait costs a DAG run: the example bulk-load DAG through a real scheduler, workers and
+"""What a wait costs a DAG run: a bulk-load DAG through a real scheduler, workers and
 triggerer (``airflow standalone``), against a real Milvus, its sensors waiting three ways, side by
 side in one run. Prints a table.
 
     make bench-dag                                  # 3 runs of each way, interleaved; medians
     .venv/bin/python -m benchmarks.dag_waits --repeat 1
 
-The ways (benchmarks/dags/bench_bulk_load_ways.py, the example DAG built with each):
+The ways (benchmarks/dags/bench_bulk_load_ways.py: the example DAG's import and flush steps, built
+with each):
 
   poke                poke-mode sensors: each holds a worker slot for its whole wait
   deferrable          today's deferrable sensors: start on a worker, wait in the triggerer,

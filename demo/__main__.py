@@ -1,12 +1,16 @@
 """Run the bulk-load example DAG through a real Airflow (scheduler, dag-processor, triggerer,
 api-server: ``airflow standalone``) against an embedded Milvus, report, and clean up.
 
-    python -m demo [--keep-running] [--api-port 8080] [--timeout 600]
+    python -m demo [--s3] [--keep-running] [--api-port 8080] [--timeout 600]
+
+With ``--s3`` Milvus keeps its data in a bucket of an S3 server started beside it (moto's, on
+loopback), as production Milvus does with MinIO or S3, and the DAG writes its import files there.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -16,6 +20,7 @@ from pathlib import Path
 from harness.airflow import AirflowStack
 from harness.milvus import EmbeddedMilvus
 from harness.processes import port_open
+from harness.s3 import ACCESS_KEY, SECRET_KEY, S3Server
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".demo"
@@ -35,19 +40,36 @@ def main() -> None:
     parser.add_argument("--keep-running", action="store_true", help="keep Airflow and Milvus up until Ctrl-C")
     parser.add_argument("--api-port", type=int, default=8080)
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the DAG run")
+    parser.add_argument("--s3", action="store_true", help="Milvus on S3 storage (an S3 server started beside it)")
     args = parser.parse_args()
 
     if port_open(args.api_port):
         raise SystemExit(f"[demo] port {args.api_port} (the Airflow API) is in use; choose one with --api-port")
     shutil.rmtree(WORK, ignore_errors=True)
-    milvus = EmbeddedMilvus(WORK / "milvus")
+    s3 = S3Server(WORK / "s3") if args.s3 else None
+    milvus = EmbeddedMilvus(WORK / "milvus", server_args=s3.milvus_args() if s3 else None)
     stack: AirflowStack | None = None
     try:
+        if s3 is not None:
+            say("starting an S3 server ...")
+            s3.start()
         say("starting Milvus ...")
         milvus.start()
-        import_dir = milvus.data_dir / "imports"
-        import_dir.mkdir()
-        connection = milvus.uri.replace("http://", "milvus://")
+        if s3 is not None:
+            # Milvus reads import files from its bucket; the DAG writes them there with these keys.
+            import_dir = ""
+            host, port = milvus.uri.removeprefix("http://").split(":")
+            extra = {
+                "bucket_name": s3.bucket,
+                "storage_endpoint": s3.endpoint_url,
+                "storage_access_key": ACCESS_KEY,
+                "storage_secret_key": SECRET_KEY,
+            }
+            connection = json.dumps({"conn_type": "milvus", "host": host, "port": int(port), "extra": extra})
+        else:
+            import_dir = str(milvus.data_dir / "imports")
+            Path(import_dir).mkdir()
+            connection = milvus.uri.replace("http://", "milvus://")
         os.environ["AIRFLOW_CONN_MILVUS_DEFAULT"] = connection
         from airflow_provider_milvus.hooks.milvus import MilvusHook
 
@@ -60,7 +82,7 @@ def main() -> None:
         stack = AirflowStack(
             WORK / "airflow",
             ROOT / "example_dags",
-            {"AIRFLOW_CONN_MILVUS_DEFAULT": connection, "MILVUS_IMPORT_DIR": str(import_dir)},
+            {"AIRFLOW_CONN_MILVUS_DEFAULT": connection, "MILVUS_IMPORT_DIR": import_dir},
             api_port=args.api_port,
         ).start()
         stack.wait_parsed([DAG_ID])
@@ -77,7 +99,12 @@ def main() -> None:
                 f"{ti.task_id:<18} {map_index:>4} {ti.state:<10} {ti.duration:>8.1f}s {ti.worker_runs:>12}  {deferred}"
             )
         count = MilvusHook().get_conn().get_collection_stats(collection)["row_count"]
-        print(f"\nDAG run {state}; collection {collection!r} holds {count} rows.\n")
+        print(f"\nDAG run {state}; collection {collection!r} holds {count} rows.")
+        if s3 is not None:
+            print(
+                f"Milvus's bucket {s3.bucket!r} holds {len(s3.keys('bulk_imports/'))} import files under bulk_imports/."
+            )
+        print()
         if args.keep_running:
             passwords = stack.home / "simple_auth_manager_passwords.json.generated"
             login = passwords.read_text().strip() if passwords.exists() else f"(see {stack.log_path})"
@@ -98,6 +125,9 @@ def main() -> None:
             stack.stop()
         say("stopping Milvus ...")
         milvus.stop()
+        if s3 is not None:
+            say("stopping the S3 server ...")
+            s3.stop()
 
 
 if __name__ == "__main__":

@@ -31,10 +31,11 @@ from tests.integration.helpers import make_collection, row_count, vectors, write
 
 def test_bulk_load_example_succeeds_with_deferred_sensors(stack, milvus_client):
     collection = "e2e_bulk_load"
-    state, tasks = run(stack, EXAMPLE_DAG, {"collection": collection, "rows_per_file": 1500})
+    # 4,500 rows of the example's 32-dim vectors make three file groups of about 256 KiB.
+    state, tasks = run(stack, EXAMPLE_DAG, {"collection": collection, "rows": 4500})
     assert state == "success", {k: v.state for k, v in tasks.items()}
     assert all(t.state == "success" for t in tasks.values())
-    assert row_count(milvus_client, collection) == 3 * 1500
+    assert row_count(milvus_client, collection) == 4500
     sensors = [t for (task_id, _), t in tasks.items() if task_id == "wait_for_import"]
     assert len(sensors) == 3
     for sensor in sensors:
