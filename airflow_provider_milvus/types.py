@@ -66,6 +66,50 @@ class ImportState(TypedDict):
     progress: int | None  # percent, when Milvus reports it
 
 
+class RestImportFile(TypedDict):
+    """One source file of an import, as Milvus's REST API reports it (``details`` of describe)."""
+
+    file_name: str  # as Milvus names it: self-hosted Milvus prints the file group, "[imports/a.parquet]"
+    file_size: int
+    state: str  # the file's task state as Milvus names it (Pending, InProgress, Completed, Failed, ...)
+    progress: int  # percent
+    imported_rows: int
+    total_rows: int
+    complete_time: str
+    reason: str  # why it failed ("" unless it did)
+
+
+class RestImportJob(TypedDict):
+    """One import job as Milvus's REST API reports it (``/v2/vectordb/jobs/import/describe``).
+
+    ``state`` is one of the IMPORT_* names the sensors return; ``rest_state`` is Milvus's own name
+    (see :mod:`airflow_provider_milvus.hooks.milvus_rest` for the mapping)."""
+
+    job_id: str  # a string: Milvus's int64 job ID in decimal, or a Zilliz Cloud job ID
+    collection_name: str
+    state: str  # one of the IMPORT_* names above
+    rest_state: str  # Pending, Importing, Uncommitted, Committing, Completed, Failed, ...
+    progress: int  # percent
+    imported_rows: int
+    total_rows: int
+    file_size: int  # bytes, all files together
+    complete_time: str
+    reason: str  # why it failed ("" unless it did)
+    details: list[RestImportFile]
+
+
+class RestImportSummary(TypedDict):
+    """One import job of a REST listing (``/v2/vectordb/jobs/import/list``): unlike the gRPC
+    listing, it carries the job ID."""
+
+    job_id: str
+    collection_name: str
+    state: str  # one of the IMPORT_* names above
+    rest_state: str
+    progress: int
+    reason: str
+
+
 class ImportRequest(TypedDict):
     """What a bulk-insert task asks Milvus to import: a retry reconnects only to the same request."""
 

@@ -101,8 +101,10 @@ def validate_import_files(files: Any, name: str = "files") -> list[str]:
     return list(files)
 
 
-def validate_import_options(options: Any, name: str = "options") -> dict[str, str]:
-    """Import options as Milvus takes them (strings), passed through unchanged otherwise."""
+def validate_import_options(options: Any, name: str = "options", *, two_phase: bool = False) -> dict[str, str]:
+    """Import options as Milvus takes them (strings), passed through unchanged otherwise.
+
+    ``two_phase``: the import goes over REST, which can commit it, so ``auto_commit=false`` is allowed."""
     if options is None:
         return {}
     if not isinstance(options, dict) or not all(isinstance(key, str) and key for key in options):
@@ -114,7 +116,7 @@ def validate_import_options(options: Any, name: str = "options") -> dict[str, st
         elif not isinstance(value, (str, int, float)):
             raise MilvusConfigError(f"{name}[{key!r}] must be a string or a number, got {value!r}")
         as_strings[key] = str(value)
-    if as_strings.get("auto_commit", "true").strip().lower() in ("false", "0", "no", "off"):
+    if not two_phase and as_strings.get("auto_commit", "true").strip().lower() in ("false", "0", "no", "off"):
         # The import would wait for a commit this RPC cannot send, and GetImportState reports a job
         # waiting for its commit as ImportFailed (Milvus 3.x, internal/proxy/impl.go).
         raise MilvusConfigError(
@@ -132,6 +134,16 @@ def validate_import_task_id(import_task_id: Any, name: str = "import_task_id") -
     ):
         raise MilvusConfigError(f"{name} must be an integer import task ID, got {import_task_id!r}")
     return int(str(import_task_id).strip())
+
+
+def validate_rest_job_id(job_id: Any, name: str = "job_id") -> str:
+    """A REST import job ID: a string (Milvus's int64 in decimal, or a Zilliz Cloud job ID)."""
+    if isinstance(job_id, bool) or not isinstance(job_id, (int, str)):
+        raise MilvusConfigError(f"{name} must be an import job ID (a string), got {job_id!r}")
+    text = str(job_id).strip()
+    if not text or any(char.isspace() for char in text):
+        raise MilvusConfigError(f"{name} must be an import job ID (a string), got {job_id!r}")
+    return text
 
 
 @overload

@@ -3,10 +3,11 @@ of what goes wrong on them onto the provider's errors.
 
 :class:`MilvusBaseHook` sends the gRPC calls (blocking, or on the running event loop over a
 channel shared per loop) and makes the ``pymilvus.MilvusClient``; what is asked over them is
-:class:`~airflow_provider_milvus.hooks.milvus.MilvusHook`'s. Every path classifies errors here:
-:func:`error_from_grpc` for a call that got no Milvus answer, :func:`error_from_status` for
-Milvus's own code and reason, whichever client carried them (a second transport, such as HTTP,
-maps its answers through the same function).
+:class:`~airflow_provider_milvus.hooks.milvus.MilvusHook`'s. Every path classifies errors here,
+whichever transport carried the call (gRPC here, HTTP in
+:mod:`~airflow_provider_milvus.hooks.milvus_rest`): :func:`error_from_status` for Milvus's own code
+and reason, :func:`transport_error` for a call that got no Milvus answer, by its :class:`Failure`
+(:func:`error_from_grpc` names the failure of a gRPC call; the REST transport names those of HTTP).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from enum import Enum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,25 +38,80 @@ if TYPE_CHECKING:
     from google.protobuf.message import Message
     from pymilvus import MilvusClient
 
+    from airflow_provider_milvus.hooks.milvus_rest import MilvusRestTransport
+
 T = TypeVar("T")
 
 # gRPC codes worth retrying inside a wait's deadline; anything else fails at once.
 _TRANSIENT_GRPC_CODES = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
 )
-# Milvus status codes for a server that is starting, overloaded or rate limiting.
-_TRANSIENT_MILVUS_CODES = frozenset({1, 2, 4, 8})
+# Milvus status codes for a server that is starting, overloaded or rate limiting: 1 service not
+# ready, 2 service unavailable, 4 too many requests, 8 rate limit exceeded, and 1807 "request is
+# rejected by limiter", the REST layer's own limiter (pkg/util/merr/errors.go, all retriable).
+_TRANSIENT_MILVUS_CODES = frozenset({1, 2, 4, 8, 1807})
 # Reasons of a proxy that cannot reach its own coordinators (a restart or failover in progress);
 # Milvus 2.3 reports those with the catch-all code 65535.
 _INTERNAL_UNREACHABLE_REASONS = ("error while dialing", "connection refused", "find no available")
+# Reasons of a server turning a request away for now, whatever its code: the data coordinator's
+# "The number of jobs has reached the limit, please try again later" (ValidateMaxImportJobExceed,
+# code 2100 on 2.5/2.6), which refuses the import before creating it.
+_BACKPRESSURE_REASONS = ("please try again later",)
 # gRPC reasons that say the request never left this machine (no connection could be made).
 _NOT_SENT_MARKERS = ("failed to connect", "connection refused", "dns resolution failed", "name resolution")
-# Milvus status codes meaning "not authenticated" / "not permitted".
-_AUTH_MILVUS_CODES = frozenset({1400, 1401, 1800})
+# Reasons of a TLS mismatch ("tsi_" is gRPC's transport-security layer, e.g. a mutual-TLS server
+# rejecting a missing client certificate).
+_TLS_MARKERS = ("ssl", "certificate", "handshake", "tsi_")
+# Codes meaning "not authenticated" / "not permitted": Milvus's 1400, 1401 and 1800 ("user hasn't
+# authenticated"), and 21119, Zilliz Cloud's "The apikey is illegal." (its REST reference,
+# get-import-job-progress-v2).
+_AUTH_MILVUS_CODES = frozenset({1400, 1401, 1800, 21119})
 
 # A worker's calls on a connection that has not answered once in this many seconds fail instead of
 # being retried: a wrong host or port, not an outage (one after an answer is still ridden out).
 NEVER_ANSWERED_SECONDS = 15.0
+
+
+class Failure(Enum):
+    """How a call failed before Milvus could answer it, whichever transport carried it (gRPC, or
+    HTTP for the REST API): the one classification of :func:`transport_error`."""
+
+    AUTH = "auth"  # the credentials were refused
+    TLS = "tls"  # the TLS handshake failed: never heals by itself
+    NOT_SENT = "not sent"  # no connection could be made: the request never left this machine
+    CONNECTION_LOST = "connection lost"  # sent, and the connection failed before an answer
+    TIMED_OUT = "timed out"  # sent, and no answer within the deadline
+    OVERLOADED = "overloaded"  # turned away unserved (rate limited, unavailable): safe to send again
+    OTHER = "other"  # anything else: a bad request, a server that cannot serve it
+
+
+def transport_error(rpc: str, code: int | str, failure: Failure, details: str, address: str) -> MilvusError:
+    """A call that got no Milvus answer, as the provider's error: worth retrying or not, and
+    whether it may have taken effect (``outcome_unknown``: sent, then no answer)."""
+    if failure is Failure.AUTH:
+        return MilvusAuthenticationError(rpc, code, f"authentication failed for {address}: {details}")
+    if failure is Failure.TLS:
+        return MilvusError(rpc, code, f"TLS handshake with {address} failed (check the CA and TLS files): {details}")
+    if failure in (Failure.NOT_SENT, Failure.CONNECTION_LOST):
+        return MilvusError(
+            rpc,
+            code,
+            f"cannot reach Milvus at {address}: {details}",
+            transient=True,
+            outcome_unknown=failure is Failure.CONNECTION_LOST,
+        )
+    return MilvusError(
+        rpc,
+        code,
+        f"{details or code} ({address})",
+        transient=failure in (Failure.TIMED_OUT, Failure.OVERLOADED),
+        outcome_unknown=failure is Failure.TIMED_OUT,
+    )
+
+
+def is_tls_failure(details: str) -> bool:
+    lowered = details.lower()
+    return any(marker in lowered for marker in _TLS_MARKERS)
 
 
 def error_from_grpc(rpc: str, err: grpc.RpcError, settings: MilvusConnectionSettings) -> MilvusError:
@@ -62,40 +119,32 @@ def error_from_grpc(rpc: str, err: grpc.RpcError, settings: MilvusConnectionSett
     code = err.code()
     details = err.details() or ""
     if code == grpc.StatusCode.UNAUTHENTICATED:
-        return MilvusAuthenticationError(rpc, code.name, f"authentication failed for {settings.address}: {details}")
-    lowered = details.lower()
-    if any(marker in lowered for marker in ("ssl", "certificate", "handshake", "tsi_")):
-        # A TLS mismatch never heals by itself: fail at once with a hint. ("tsi_" is gRPC's
-        # transport-security layer, e.g. a mutual-TLS server rejecting a missing client certificate.)
-        return MilvusError(
-            rpc, code.name, f"TLS handshake with {settings.address} failed (check the CA and TLS files): {details}"
-        )
-    # A request that may have reached Milvus before the call failed: it may have taken effect.
-    outcome_unknown = code == grpc.StatusCode.DEADLINE_EXCEEDED or (
-        code == grpc.StatusCode.UNAVAILABLE and not any(marker in lowered for marker in _NOT_SENT_MARKERS)
-    )
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return MilvusError(
-            rpc,
-            code.name,
-            f"cannot reach Milvus at {settings.address}: {details}",
-            transient=True,
-            outcome_unknown=outcome_unknown,
-        )
-    return MilvusError(
-        rpc,
-        code.name,
-        f"{details or code.name} ({settings.address})",
-        transient=code in _TRANSIENT_GRPC_CODES,
-        outcome_unknown=outcome_unknown,
-    )
+        failure = Failure.AUTH
+    elif is_tls_failure(details):
+        failure = Failure.TLS
+    elif code == grpc.StatusCode.UNAVAILABLE:
+        # A request that may have reached Milvus before the call failed: it may have taken effect.
+        not_sent = any(marker in details.lower() for marker in _NOT_SENT_MARKERS)
+        failure = Failure.NOT_SENT if not_sent else Failure.CONNECTION_LOST
+    elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        failure = Failure.TIMED_OUT
+    elif code in _TRANSIENT_GRPC_CODES:
+        failure = Failure.OVERLOADED
+    else:
+        failure = Failure.OTHER
+    return transport_error(rpc, code.name, failure, details, settings.address)
 
 
 def error_from_status(rpc: str, code: int, reason: str) -> MilvusError:
-    """Milvus's status code and reason as the provider's error, whichever client carried them."""
+    """Milvus's status code and reason as the provider's error, whichever client carried them (a
+    gRPC status, a ``MilvusClient`` exception, or the ``code`` and ``message`` of a REST answer)."""
     error_cls = MilvusAuthenticationError if code in _AUTH_MILVUS_CODES else MilvusError
     lowered = reason.lower()
-    transient = code in _TRANSIENT_MILVUS_CODES or any(marker in lowered for marker in _INTERNAL_UNREACHABLE_REASONS)
+    transient = (
+        code in _TRANSIENT_MILVUS_CODES
+        or any(marker in lowered for marker in _INTERNAL_UNREACHABLE_REASONS)
+        or any(marker in lowered for marker in _BACKPRESSURE_REASONS)
+    )
     return error_cls(rpc, code, reason, transient=transient)
 
 
@@ -136,6 +185,7 @@ class MilvusBaseHook(BaseHook):
         # When this hook's blocking calls first tried to reach Milvus, until Milvus first answers.
         self._unanswered_since: float | None = None
         self._answered = False
+        self._arest: MilvusRestTransport | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(milvus_conn_id={self.milvus_conn_id!r})"
@@ -236,6 +286,23 @@ class MilvusBaseHook(BaseHook):
             raise error_from_grpc(rpc, err, settings) from None
         return check_status(rpc, response)
 
+    # --- The REST API (Import V2) -----------------------------------------------------------------
+
+    @cached_property
+    def rest(self) -> MilvusRestTransport:
+        """Milvus's REST import API on the connection's host and port (Milvus 2.4+), blocking."""
+        from airflow_provider_milvus.hooks.milvus_rest import MilvusRestTransport, RestTarget
+
+        return MilvusRestTransport(RestTarget.from_settings(self.settings))
+
+    async def arest(self) -> MilvusRestTransport:
+        """The REST import API for calls on the running event loop (over a client shared per loop)."""
+        from airflow_provider_milvus.hooks.milvus_rest import MilvusRestTransport, RestTarget
+
+        if self._arest is None:
+            self._arest = MilvusRestTransport(RestTarget.from_settings(await self.asettings()))
+        return self._arest
+
     # --- pymilvus's MilvusClient ------------------------------------------------------------------
 
     @cached_property
@@ -278,10 +345,14 @@ class MilvusBaseHook(BaseHook):
             ) from None
 
     def close(self) -> None:
-        """Close the hook's blocking channel and its client, if open (async channels are shared)."""
+        """Close the hook's blocking channel, its client and its REST client, if open (the async
+        channels and REST clients are shared per event loop)."""
         if self._channel is not None:
             self._channel.close()
             self._channel = self._stub = None
         if "client" in self.__dict__:
             self.client.close()
             del self.__dict__["client"]
+        if "rest" in self.__dict__:
+            self.rest.close()
+            del self.__dict__["rest"]

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import grpc
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 _SCHEMES = ("http", "https", "tcp")
 _TLS_FILE_FIELDS = ("server_pem_path", "ca_pem_path", "client_pem_path", "client_key_path")
@@ -212,15 +214,27 @@ class MilvusConnectionSettings:
         return f"{'https' if self.secure else 'http'}://{self.address}"
 
     @property
+    def bearer(self) -> str:
+        """The credential as Milvus takes it: the token, or ``user:password`` ("" without one)."""
+        return self.token or (f"{self.user}:{self.password}" if self.user else "")
+
+    @property
     def authorization(self) -> str:
         """The ``authorization`` metadata value: base64 of the token or of ``user:password``."""
-        secret = self.token or (f"{self.user}:{self.password}" if self.user else "")
-        return base64.b64encode(secret.encode()).decode() if secret else ""
+        return base64.b64encode(self.bearer.encode()).decode() if self.bearer else ""
 
     @property
     def secrets(self) -> list[str]:
-        """Every secret value these settings hold, in every form they are sent in."""
-        values = (self.password, self.token, self.authorization, self.storage_access_key, self.storage_secret_key)
+        """Every secret value these settings hold, in every form they are sent in (gRPC metadata in
+        base64, the REST API's ``Authorization: Bearer`` as it is), and the object-storage keys."""
+        values = (
+            self.password,
+            self.token,
+            self.bearer,
+            self.authorization,
+            self.storage_access_key,
+            self.storage_secret_key,
+        )
         return [value for value in values if value]
 
     def metadata(self, db_name: str | None = None) -> tuple[tuple[str, str], ...]:
@@ -298,6 +312,26 @@ def check_env_connection(conn_id: str) -> None:
             raise MilvusConfigError(f"Milvus connection {conn_id!r} (AIRFLOW_CONN_{conn_id.upper()}): {err}") from None
 
 
+class PerLoop(Generic[K, V]):
+    """One value per key per event loop, made on first use and kept while the loop lives: what the
+    triggers of a triggerer (which all run on one loop) share per connection, such as a gRPC
+    channel or an HTTP client's keep-alive pool."""
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[K, V]] = weakref.WeakKeyDictionary()
+
+    def find(self, key: K) -> V | None:
+        """The running loop's value for ``key``, if made."""
+        return self._by_loop.get(asyncio.get_running_loop(), {}).get(key)
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        values = self._by_loop.setdefault(asyncio.get_running_loop(), {})
+        value = values.get(key)
+        if value is None:
+            value = values[key] = make()
+        return value
+
+
 class AsyncChannels:
     """One grpc.aio channel per connection settings per event loop.
 
@@ -306,22 +340,19 @@ class AsyncChannels:
     """
 
     def __init__(self) -> None:
-        self._by_loop: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[MilvusConnectionSettings, milvus_pb2_grpc.MilvusServiceStub]
-        ] = weakref.WeakKeyDictionary()
+        self._stubs: PerLoop[MilvusConnectionSettings, milvus_pb2_grpc.MilvusServiceStub] = PerLoop()
 
     def stub(
         self, settings: MilvusConnectionSettings, credentials: grpc.ChannelCredentials | None
     ) -> milvus_pb2_grpc.MilvusServiceStub:
-        stubs = self._by_loop.setdefault(asyncio.get_running_loop(), {})
-        stub = stubs.get(settings)
-        if stub is None:
+        def make() -> milvus_pb2_grpc.MilvusServiceStub:
             if credentials is None:
                 channel = grpc.aio.insecure_channel(settings.address, options=settings.channel_options())
             else:
                 channel = grpc.aio.secure_channel(settings.address, credentials, options=settings.channel_options())
-            stub = stubs[settings] = milvus_pb2_grpc.MilvusServiceStub(channel)
-        return stub
+            return milvus_pb2_grpc.MilvusServiceStub(channel)
+
+        return self._stubs.get(settings, make)
 
 
 async_channels = AsyncChannels()
