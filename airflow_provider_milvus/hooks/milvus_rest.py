@@ -388,7 +388,11 @@ def error_from_http_status(rpc: str, status: int, reason_phrase: str, address: s
         return transport_error(rpc, status, Failure.AUTH, details, address)
     if status == 404:
         return transport_error(
-            rpc, status, Failure.OTHER, f"{details}: no REST import API there (Milvus before 2.4?)", address
+            rpc,
+            status,
+            Failure.OTHER,
+            f"{details}: the server does not serve {rpc} (REST import needs Milvus 2.4+, commit and abort 3.0)",
+            address,
         )
     if status in (429, 503):
         return transport_error(rpc, status, Failure.OVERLOADED, details, address)
