@@ -19,6 +19,9 @@ IMPORT_FAILED_AND_CLEANED = "ImportFailedAndCleaned"
 
 IMPORT_RUNNING_STATES = (IMPORT_PENDING, IMPORT_STARTED, IMPORT_PERSISTED)
 IMPORT_FAILED_STATES = (IMPORT_FAILED, IMPORT_FAILED_AND_CLEANED)
+# The REST state of a two-phase import (Milvus 3.0, auto_commit="false") waiting for its commit;
+# the sensors read it as ImportPersisted (see hooks/milvus_rest.py for every REST state).
+REST_UNCOMMITTED = "Uncommitted"
 
 
 class CollectionFlush(TypedDict):

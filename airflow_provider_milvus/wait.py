@@ -27,16 +27,24 @@ from airflow_provider_milvus.types import (
     IMPORT_FAILED_STATES,
     INDEX_FAILED,
     INDEX_FINISHED,
+    REST_UNCOMMITTED,
     FlushResult,
     FlushTarget,
     ImportState,
     IndexState,
     LoadProgress,
+    RestImportJob,
 )
-from airflow_provider_milvus.validation import parse_rendered_literal, validate_collection_names, validate_flush_target
+from airflow_provider_milvus.validation import (
+    parse_rendered_literal,
+    validate_collection_names,
+    validate_flush_target,
+    validate_rest_job_id,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_milvus.hooks.milvus import MilvusHook
+    from airflow_provider_milvus.hooks.milvus_rest import MilvusRestTransport
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +242,7 @@ async def wait_async(
         return done.value
 
 
-# --- The two things the provider waits for. ------------------------------------------------------
+# --- What the provider waits for. ------------------------------------------------------
 
 
 class FlushStateTarget(WaitTarget):
@@ -367,6 +375,70 @@ class ImportStateTarget(WaitTarget):
                 message=f"{state['state']}: {state.get('failed_reason') or 'Milvus gave no reason'}",
             )
         return Check(Outcome.WAITING, result=state, progress=progress)
+
+
+class RestImportStateTarget(WaitTarget):
+    """One import job over the REST API (Milvus 2.4+, Zilliz Cloud), until Completed (done) or
+    Failed, read as :class:`ImportStateTarget` reads the gRPC states (the REST states mapped onto
+    them, see :mod:`airflow_provider_milvus.hooks.milvus_rest`); its result is the job
+    (:class:`~airflow_provider_milvus.types.RestImportJob`).
+
+    :param job_id: The REST job ID (a string).
+    :param until_uncommitted: A two-phase import (Milvus 3.0, ``auto_commit="false"``): done at
+        Uncommitted too, every row written, for the caller to commit or abort. Without it an
+        Uncommitted job is waited on (someone else commits it).
+    :param transport: The REST transport to ask (a Zilliz Cloud target, say); by default the
+        hook's, on the connection's host and port.
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        db_name: str | None = None,
+        rpc_timeout: float | None = None,
+        until_uncommitted: bool = False,
+        transport: MilvusRestTransport | None = None,
+    ) -> None:
+        self.job_id = validate_rest_job_id(job_id)
+        self.db_name = db_name
+        self.rpc_timeout = rpc_timeout
+        self.until_uncommitted = until_uncommitted
+        self.transport = transport
+
+    @property
+    def description(self) -> str:
+        return f"import job {self.job_id}"
+
+    def poll(self, hook: MilvusHook) -> RestImportJob:
+        rest = self.transport or hook.rest
+        return rest.describe_import(self.job_id, db_name=self.db_name, timeout=self.rpc_timeout)
+
+    async def apoll(self, hook: MilvusHook) -> RestImportJob:
+        rest = self.transport or await hook.arest()
+        return await rest.adescribe_import(self.job_id, db_name=self.db_name, timeout=self.rpc_timeout)
+
+    def check(self, job: RestImportJob) -> Check:
+        progress = (
+            f"{job['rest_state'] or 'no state'}, {job['imported_rows']}/{job['total_rows']} rows, {job['progress']}%"
+        )
+        uncommitted = job["rest_state"] == REST_UNCOMMITTED
+        if job["state"] == IMPORT_COMPLETED or (uncommitted and self.until_uncommitted):
+            return Check(Outcome.DONE, result=job, progress=progress)
+        if job["state"] in IMPORT_FAILED_STATES:
+            reasons = (
+                [job["reason"]]
+                if job["reason"]
+                else [f"{f['file_name']}: {f['reason']}" for f in job["details"] if f["reason"]]
+            )
+            return Check(
+                Outcome.FAILED,
+                result=job,
+                progress=progress,
+                message=f"{job['rest_state'] or job['state']}: {'; '.join(reasons) or 'Milvus gave no reason'}",
+            )
+        if uncommitted:
+            progress += ", waiting for a commit"
+        return Check(Outcome.WAITING, result=job, progress=progress)
 
 
 def index_built(index: IndexState) -> bool:

@@ -74,6 +74,7 @@ from airflow_provider_milvus.types import (
     IMPORT_PENDING,
     IMPORT_PERSISTED,
     IMPORT_STARTED,
+    REST_UNCOMMITTED,
     RestImportFile,
     RestImportJob,
     RestImportSummary,
@@ -107,12 +108,11 @@ REST_STATES: dict[str, str] = {
     "Resharding": IMPORT_STARTED,
     "Planning": IMPORT_STARTED,
     "Committing": IMPORT_STARTED,
-    "Uncommitted": IMPORT_PERSISTED,
+    REST_UNCOMMITTED: IMPORT_PERSISTED,
     "Completed": IMPORT_COMPLETED,
     "Failed": IMPORT_FAILED,
     "None": IMPORT_FAILED,
 }
-REST_UNCOMMITTED = "Uncommitted"
 
 
 def sensor_state(rest_state: str) -> str:
