@@ -55,6 +55,7 @@ Importing). Zilliz Cloud documents Pending, Importing, Completed and Failed.
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,6 +119,46 @@ REST_STATES: dict[str, str] = {
 def sensor_state(rest_state: str) -> str:
     """The state name the sensors return for a REST job state (see the table above)."""
     return REST_STATES.get(rest_state, IMPORT_STARTED)
+
+
+# --- Which API a server's imports take ------------------------------------------------------------
+
+# Zilliz Cloud's serving endpoints: {cluster-id}.{region}.vectordb.zillizcloud.com (dedicated, port
+# 19530) and {cluster-id}.serverless.{region}.vectordb.zillizcloud.com (free and serverless), and
+# their cloud.zilliz.com.cn counterparts; its import API is the control plane's (Zilliz Cloud docs,
+# "Connection Endpoints" and "Connect to Serving Clusters").
+_ZILLIZ_SERVING_SUFFIXES = {
+    ".vectordb.zillizcloud.com": ZILLIZ_CLOUD_API,
+    ".cloud.zilliz.com.cn": ZILLIZ_CLOUD_API + ".cn",
+}
+
+
+def zilliz_cloud_cluster(host: str) -> tuple[str, str] | None:
+    """``(cluster ID, import API endpoint)`` when ``host`` is a Zilliz Cloud serving endpoint (its
+    first label is the cluster ID), else None."""
+    bare = host.strip().lower().rsplit(":", 1)[0] if host.count(":") == 1 else host.strip().lower()
+    for suffix, endpoint in _ZILLIZ_SERVING_SUFFIXES.items():
+        if bare.endswith(suffix) and "." in bare.removesuffix(suffix):
+            return bare.split(".", 1)[0], endpoint
+    return None
+
+
+def server_serves_rest_import(version: str) -> bool | None:
+    """Whether a server of this version (GetVersion's answer, ``v2.4.5`` say) serves the REST
+    import API (Milvus 2.4+); None when the version names no ``major.minor``."""
+    found = re.search(r"(\d+)\.(\d+)", version)
+    if found is None:
+        return None
+    return (int(found.group(1)), int(found.group(2))) >= (2, 4)
+
+
+def choose_import_api(server_version: str, host: str) -> str:
+    """What ``api="auto"`` picks for an import: ``"rest"`` for Zilliz Cloud (which serves no gRPC
+    Import) and for Milvus 2.4+, ``"grpc"`` for 2.2/2.3 and for a version it cannot read (the gRPC
+    Import is served by every version)."""
+    if zilliz_cloud_cluster(host) is not None:
+        return "rest"
+    return "rest" if server_serves_rest_import(server_version) else "grpc"
 
 
 # --- Where the calls go ----------------------------------------------------------------------------

@@ -16,11 +16,13 @@ from airflow_provider_milvus.hooks.milvus_base import Failure, error_from_grpc, 
 from airflow_provider_milvus.hooks.milvus_rest import (
     REST_STATES,
     RestTarget,
+    choose_import_api,
     create_body,
     error_from_exception,
     job_from_rest,
     read_answer,
     sensor_state,
+    zilliz_cloud_cluster,
 )
 from airflow_provider_milvus.types import IMPORT_FAILED, IMPORT_PERSISTED, IMPORT_RUNNING_STATES
 from airflow_provider_milvus.utils.connection import MilvusConnectionSettings
@@ -237,3 +239,34 @@ def test_every_rest_state_maps_onto_a_sensor_state():
 def test_describe_reader_keeps_what_the_answer_leaves_out_empty():
     job = job_from_rest({"state": "Importing", "progress": 55}, "42")
     assert job["job_id"] == "42" and job["imported_rows"] == 0 and job["details"] == [] and job["reason"] == ""
+
+
+# --- Which API an import takes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "host", "api"),
+    [
+        ("v2.2.16", "milvus.internal:19530", "grpc"),
+        ("v2.3.5", "127.0.0.1:19530", "grpc"),
+        ("v2.4.0", "127.0.0.1:19530", "rest"),
+        ("2.6.22", "milvus", "rest"),
+        ("v3.0.0", "milvus", "rest"),
+        ("master-20260611-35079b9", "milvus", "grpc"),  # unreadable: the Import every version serves
+        ("", "in01-0123456789abcdef.aws-us-west-2.vectordb.zillizcloud.com:19530", "rest"),
+        ("v2.3.5", "in03-abc.serverless.gcp-us-west1.vectordb.zillizcloud.com", "rest"),
+    ],
+)
+def test_auto_picks_rest_for_zilliz_cloud_and_milvus_2_4_up(version, host, api):
+    assert choose_import_api(version, host) == api
+
+
+def test_a_zilliz_cloud_endpoint_names_its_cluster():
+    host = "in01-0123456789abcdef.aws-us-west-2.vectordb.zillizcloud.com:19530"
+    assert zilliz_cloud_cluster(host) == ("in01-0123456789abcdef", "https://api.cloud.zilliz.com")
+    assert zilliz_cloud_cluster("in05-1.ali-cn-hangzhou.cloud.zilliz.com.cn") == (
+        "in05-1",
+        "https://api.cloud.zilliz.com.cn",
+    )
+    assert zilliz_cloud_cluster("vectordb.zillizcloud.com.evil.example") is None
+    assert zilliz_cloud_cluster("127.0.0.1:19530") is None
