@@ -173,7 +173,8 @@ class RestTarget:
     secret: str = field(default="", repr=False)  # the bearer credential: API key, token or user:password
     db_name: str = ""
     cluster_id: str = ""  # Zilliz Cloud: the cluster every call names
-    timeout: float = DEFAULT_TIMEOUT
+    # Each call sends its timeout: targets differing only in it share one client.
+    timeout: float = field(default=DEFAULT_TIMEOUT, compare=False)
     ca_pem_path: str = ""
     client_pem_path: str = ""
     client_key_path: str = ""
@@ -242,9 +243,12 @@ class RestTarget:
             return True
         if not (self.ca_pem_path or self.client_pem_path):
             return True  # the system's CAs
-        context = ssl.create_default_context(cafile=self.ca_pem_path or None)
-        if self.client_pem_path:
-            context.load_cert_chain(self.client_pem_path, self.client_key_path or None)
+        try:
+            context = ssl.create_default_context(cafile=self.ca_pem_path or None)
+            if self.client_pem_path:
+                context.load_cert_chain(self.client_pem_path, self.client_key_path or None)
+        except (OSError, ssl.SSLError) as err:
+            raise MilvusConfigError(f"cannot use the TLS files for {self.address}: {err}") from None
         return context
 
     def client_options(self, verify: ssl.SSLContext | bool) -> dict[str, Any]:
@@ -257,8 +261,6 @@ class RestTarget:
                 max_keepalive_connections=MAX_CONNECTIONS,
                 keepalive_expiry=KEEPALIVE_SECONDS,
             ),
-            # Proxies from the environment would see the bearer credential; Milvus is reached directly.
-            "trust_env": False,
         }
 
 

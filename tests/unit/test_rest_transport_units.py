@@ -270,3 +270,15 @@ def test_a_zilliz_cloud_endpoint_names_its_cluster():
     )
     assert zilliz_cloud_cluster("vectordb.zillizcloud.com.evil.example") is None
     assert zilliz_cloud_cluster("127.0.0.1:19530") is None
+
+
+def test_targets_differing_only_in_timeout_share_one_client():
+    assert RestTarget("http://h:1", secret="s", timeout=1) == RestTarget("http://h:1", secret="s", timeout=9)
+    assert RestTarget("http://h:1", secret="s") != RestTarget("http://h:1", secret="other")
+
+
+def test_unreadable_tls_files_are_named(tmp_path):
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate")
+    with pytest.raises(MilvusConfigError, match="cannot use the TLS files for h:1"):
+        RestTarget("https://h:1", ca_pem_path=str(bad)).ssl_context()
