@@ -74,6 +74,7 @@ Zilliz Cloud (its REST reference, ``https://docs.zilliz.com/reference/restful/``
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -361,10 +362,24 @@ class MilvusRest:
         return 200, {"code": 0, "data": {}}
 
 
-class RestServer:
-    """Serves a :class:`MilvusRest` over HTTP on a free loopback port, in a thread."""
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
 
-    def __init__(self, milvus: MilvusRest) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a refused TLS handshake, a client gone: the test reads the client's side
+
+
+class RestServer:
+    """Serves a :class:`MilvusRest` over HTTP (or HTTPS, given a server certificate and key, and
+    requiring client certificates signed by ``client_ca``) on a free loopback port, in a thread."""
+
+    def __init__(
+        self,
+        milvus: MilvusRest,
+        *,
+        certificate: tuple[str, str] | None = None,
+        client_ca: str | None = None,
+    ) -> None:
         self.milvus = milvus
         served = milvus
 
@@ -394,10 +409,17 @@ class RestServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        if certificate is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*certificate)
+            if client_ca is not None:
+                context.verify_mode = ssl.CERT_REQUIRED
+                context.load_verify_locations(client_ca)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.url = f"https://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="milvus-rest", daemon=True
         )
