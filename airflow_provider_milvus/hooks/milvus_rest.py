@@ -16,9 +16,10 @@ call is ``POST /v2/vectordb/jobs/import/<action>`` with a JSON body (milvus
 Authentication is ``Authorization: Bearer <token, API key or user:password>``; the database goes
 in the body (``dbName``) and the ``DB-Name`` header, as pymilvus's ``bulk_writer.bulk_import`` sends it.
 
-Errors: Milvus answers an error with HTTP 200 and ``{"code": N, "message": "..."}`` (Milvus 3.0
-with ``proxy.http.standardErrorStatus`` on sends the same body under a 4xx/5xx status), and an
-unauthenticated request with HTTP 401 and code 1800. That code and message go through
+Errors: Milvus answers an error with HTTP 200 and ``{"code": N, "message": "..."}``, and an
+unauthenticated request with HTTP 401 and code 1800 (Milvus's master line adds an opt-in,
+``proxy.http.standardErrorStatus``, that sends the same body under a 4xx/5xx status: milvus#53092).
+That code and message go through
 :func:`~airflow_provider_milvus.hooks.milvus_base.error_from_status`, the one mapping the gRPC
 calls use too; an answer without Milvus's body (a gateway's 429, 502 or 503) and a call that got
 no answer go through :func:`~airflow_provider_milvus.hooks.milvus_base.transport_error`. Secrets

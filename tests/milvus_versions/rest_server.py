@@ -50,11 +50,18 @@ Milvus 3.0 (the master line, ``pkg/v3`` imports):
   abort repeated on an aborted job is a no-op (milvus#50692). The reason an aborted job reads is
   a constant of Milvus's whose text was not read: this server leaves it empty.
 - Import orchestration failures (an unknown job among them) carry ``merr.ErrImportSysFailed``,
-  code 2101, "importing data failed on server side" (``pkg/util/merr/errors.go``, 3.0 line). The
-  text of the reason a refused commit carries was not read: this server's own, after that code.
-- With ``proxy.http.standardErrorStatus`` on, the same bodies come under a projected HTTP status:
-  401/403 for authentication, 429 for ``ErrHTTPRateLimit``, 400 for input errors, 500 for the rest
-  (``status_projection.go``); off (the default) they stay HTTP 200.
+  code 2101, "importing data failed on server side" (``pkg/util/merr/errors.go``, read on the
+  master line; whether 3.0.0 already has it was not read, and 2100 and 2101 are classified alike,
+  neither retried). The text of the reason a refused commit carries was not read: this server's
+  own, after that code.
+- ``standard_status``: the master line's opt-in ``proxy.http.standardErrorStatus`` (milvus#53092,
+  ``status_projection.go``), the same bodies under a projected HTTP status: 401/403 for
+  authentication, 429 for ``ErrHTTPRateLimit``, 400 for input errors, 500 for the rest; off (the
+  default) they stay HTTP 200.
+
+What a 2.4.8 server answered a user for create and get_progress (milvus#35530) has the same shape:
+``{"code":0,"data":{"jobId":"451910421389390804"}}`` and ``{"code":0,"data":{"collectionName":
+"price","completeTime":"","details":[...``.
 
 Zilliz Cloud (its REST reference, ``https://docs.zilliz.com/reference/restful/``):
 
@@ -160,7 +167,7 @@ class MilvusRest:
     # Faults served before the next answers, one a request: "limiter" (code 1807 in HTTP 200, or
     # HTTP 429 with standard_status), "stall" (no answer for stall_seconds).
     faults: list[str] = field(default_factory=list)
-    standard_status: bool = False  # Milvus 3.0's proxy.http.standardErrorStatus
+    standard_status: bool = False  # proxy.http.standardErrorStatus (milvus#53092, opt-in)
     stall_seconds: float = 5.0
     refuse_commit: bool = False  # 3.0: the next commit is refused
     jobs: dict[str, Job] = field(default_factory=dict)
