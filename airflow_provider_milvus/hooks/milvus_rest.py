@@ -6,8 +6,9 @@ call is ``POST /v2/vectordb/jobs/import/<action>`` with a JSON body (milvus
 ``internal/distributed/proxy/httpserver/handler_v2.go``):
 
 - ``create`` starts a job and answers its ID, a string (``{"code": 0, "data": {"jobId": "..."}}``).
-- ``describe`` (``get_progress`` is its older alias) answers the job's state, progress, imported
-  and total rows, Milvus's reason, and per-file ``details``.
+- ``describe`` (``get_progress`` is its older alias, asked instead of a server that answers
+  describe with 404) answers the job's state, progress, imported and total rows, Milvus's reason,
+  and per-file ``details``.
 - ``list`` answers the jobs of a database or of one collection, each with its ID (which the gRPC
   ``ListImportTasks`` shim drops), state, progress and reason.
 - ``commit`` and ``abort`` (Milvus 3.0) end a job created with ``options.auto_commit="false"``,
@@ -497,6 +498,10 @@ class MilvusRestTransport:
     def __init__(self, target: RestTarget) -> None:
         self.target = target
         self._client: httpx.Client | None = None
+        # describe, or get_progress, its older name, for a server that answers describe with 404:
+        # pymilvus sends describe since October 2024, a 2.4.8 server was asked get_progress
+        # (milvus#35530), and Milvus routes both to one handler (handler_v2.go).
+        self._describe = "describe"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.target.base_url!r})"
@@ -578,13 +583,32 @@ class MilvusRestTransport:
     ) -> RestImportJob:
         """One job's state, progress, rows and files (see :func:`job_from_rest`)."""
         job = validate_rest_job_id(job_id)
-        return job_from_rest(self.call("describe", {"jobId": job}, db_name, timeout), job)
+        try:
+            data = self.call(self._describe, {"jobId": job}, db_name, timeout)
+        except MilvusError as err:
+            if not self._fall_back(err):
+                raise
+            data = self.call(self._describe, {"jobId": job}, db_name, timeout)
+        return job_from_rest(data, job)
 
     async def adescribe_import(
         self, job_id: Any, *, db_name: str | None = None, timeout: float | None = None
     ) -> RestImportJob:
         job = validate_rest_job_id(job_id)
-        return job_from_rest(await self.acall("describe", {"jobId": job}, db_name, timeout), job)
+        try:
+            data = await self.acall(self._describe, {"jobId": job}, db_name, timeout)
+        except MilvusError as err:
+            if not self._fall_back(err):
+                raise
+            data = await self.acall(self._describe, {"jobId": job}, db_name, timeout)
+        return job_from_rest(data, job)
+
+    def _fall_back(self, err: MilvusError) -> bool:
+        """After a 404 for describe, ask get_progress from then on."""
+        if err.code != 404 or self._describe != "describe":
+            return False
+        self._describe = "get_progress"
+        return True
 
     def list_imports(
         self, collection_name: str | None = None, *, db_name: str | None = None, timeout: float | None = None

@@ -139,6 +139,16 @@ def test_list_carries_the_job_ids(served):
     assert all(j["state"] == IMPORT_PENDING for j in listed)
 
 
+async def test_a_server_without_describe_is_asked_get_progress(self_hosted):
+    milvus, rest = self_hosted
+    milvus.missing_routes = {"describe"}
+    job_id = start(rest)
+    assert rest.describe_import(job_id)["state"] == IMPORT_PENDING
+    assert rest.describe_import(job_id)["state"] == IMPORT_STARTED
+    assert (await rest.adescribe_import(job_id))["state"] == IMPORT_STARTED
+    assert len(milvus.sent("describe")) == 1 and len(milvus.sent("get_progress")) == 3
+
+
 def test_unknown_job_is_milvus_named_error(self_hosted):
     milvus, rest = self_hosted
     with pytest.raises(MilvusError) as err:
