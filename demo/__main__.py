@@ -41,13 +41,15 @@ def main() -> None:
     parser.add_argument("--api-port", type=int, default=8080)
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the DAG run")
     parser.add_argument("--s3", action="store_true", help="Milvus on S3 storage (an S3 server started beside it)")
+    parser.add_argument("--work-dir", type=Path, default=WORK, help="where the servers keep their data (emptied first)")
     args = parser.parse_args()
 
     if port_open(args.api_port):
         raise SystemExit(f"[demo] port {args.api_port} (the Airflow API) is in use; choose one with --api-port")
-    shutil.rmtree(WORK, ignore_errors=True)
-    s3 = S3Server(WORK / "s3") if args.s3 else None
-    milvus = EmbeddedMilvus(WORK / "milvus", server_args=s3.milvus_args() if s3 else None)
+    work = args.work_dir
+    shutil.rmtree(work, ignore_errors=True)
+    s3 = S3Server(work / "s3") if args.s3 else None
+    milvus = EmbeddedMilvus(work / "milvus", server_args=s3.milvus_args() if s3 else None)
     stack: AirflowStack | None = None
     try:
         if s3 is not None:
@@ -80,7 +82,7 @@ def main() -> None:
 
         say("starting Airflow (scheduler, dag-processor, triggerer, api-server) ...")
         stack = AirflowStack(
-            WORK / "airflow",
+            work / "airflow",
             ROOT / "example_dags",
             {"AIRFLOW_CONN_MILVUS_DEFAULT": connection, "MILVUS_IMPORT_DIR": import_dir},
             api_port=args.api_port,
