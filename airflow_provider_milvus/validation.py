@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -30,6 +31,41 @@ def is_template(value: Any) -> bool:
     return isinstance(value, str) and any(mark in value for mark in ("{{", "{%"))
 
 
+# Milvus's IDs are int64 (segment IDs, import job IDs), its timestamps uint64 (a flush's
+# hybrid timestamp): a bigger number fails in the request's encoding, not with Milvus's answer.
+INT64_MAX = 2**63 - 1
+UINT64_MAX = 2**64 - 1
+# The longest wait, poll interval or timeout taken, in seconds (about 31 years): a deadline
+# further out than this soon passes the last date a datetime can hold.
+MAX_SECONDS = 1e9
+
+
+def _whole_number(value: Any, maximum: int) -> int | None:
+    """``value`` as a whole number from 0 to ``maximum`` (an int, or text of decimal digits), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text.lstrip("0") or "0"
+        # (int() reads no more than 4300 digits: more than maximum has are refused before it.)
+        if not text.isdecimal() or len(digits) > len(str(maximum)):
+            return None
+        value = int(digits)
+    if not isinstance(value, int) or not 0 <= value <= maximum:
+        return None
+    return value
+
+
+def _encodable(text: str) -> bool:
+    """Whether the text can be sent: a lone surrogate (from JSON's ``"\\ud800"``, or bytes of an
+    environment variable that are not UTF-8) fails every request's encoding."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def validate_collection_names(collection_names: Any, name: str = "collection_names") -> list[str]:
     names = [collection_names] if isinstance(collection_names, str) else collection_names
     if not isinstance(names, (list, tuple)) or not names:
@@ -39,7 +75,21 @@ def validate_collection_names(collection_names: Any, name: str = "collection_nam
     for item in names:
         if not isinstance(item, str) or not item.strip():
             raise MilvusConfigError(f"{name} must hold non-empty strings, got {item!r}")
+        if not _encodable(item):
+            raise MilvusConfigError(f"{name} must hold valid Unicode text (no lone surrogates), got {item!r}")
     return list(names)
+
+
+def validate_name(value: Any, name: str = "collection_name") -> str:
+    """One name (of a collection, an alias, a field): a non-empty string, not a list of them."""
+    if not isinstance(value, str):
+        raise MilvusConfigError(f"{name} must be one name (a non-empty string), got {value!r}")
+    return validate_collection_names(value, name)[0]
+
+
+def validate_optional_name(value: Any, name: str) -> str | None:
+    """A name that may be left out (a database, a partition): None for None or "", else one name."""
+    return None if value in (None, "") else validate_name(value, name)
 
 
 def validate_segment_ids(segment_ids: Any, name: str = "segment_ids", *, allow_empty: bool = False) -> list[int]:
@@ -47,9 +97,10 @@ def validate_segment_ids(segment_ids: Any, name: str = "segment_ids", *, allow_e
         raise MilvusConfigError(f"{name} must be a non-empty list of segment IDs, got {segment_ids!r}")
     ids = []
     for item in segment_ids:
-        if isinstance(item, bool) or not isinstance(item, (int, str)) or not str(item).isdigit():
+        segment_id = _whole_number(item, INT64_MAX)
+        if segment_id is None:
             raise MilvusConfigError(f"{name} must hold integer segment IDs, got {item!r}")
-        ids.append(int(item))
+        ids.append(segment_id)
     return ids
 
 
@@ -57,9 +108,10 @@ def validate_flush_ts(flush_ts: Any, name: str = "flush_ts") -> int | None:
     """A flush timestamp (Milvus hybrid timestamp), or None when not given."""
     if flush_ts in (None, "", 0, "0"):
         return None
-    if isinstance(flush_ts, bool) or not isinstance(flush_ts, (int, str)) or not str(flush_ts).strip().isdigit():
+    ts = _whole_number(flush_ts, UINT64_MAX)
+    if ts is None:
         raise MilvusConfigError(f"{name} must be an integer timestamp, got {flush_ts!r}")
-    return int(str(flush_ts).strip())
+    return ts
 
 
 def validate_flush_target(segment_ids: Any, collection_name: Any, flush_ts: Any, where: str = "") -> FlushTarget:
@@ -71,7 +123,7 @@ def validate_flush_target(segment_ids: Any, collection_name: Any, flush_ts: Any,
     segment IDs say what to wait for.
     """
     prefix = f"{where}: " if where else ""
-    collection = validate_collection_names(collection_name, "collection_name")[0] if collection_name else None
+    collection = validate_name(collection_name, "collection_name") if collection_name else None
     ts = validate_flush_ts(flush_ts)
     ids = validate_segment_ids(segment_ids, allow_empty=True)
     if not ids and (collection is None or ts is None):
@@ -127,13 +179,21 @@ def validate_import_options(options: Any, name: str = "options", *, two_phase: b
 
 
 def validate_import_task_id(import_task_id: Any, name: str = "import_task_id") -> int:
-    if (
-        isinstance(import_task_id, bool)
-        or not isinstance(import_task_id, (int, str))
-        or not str(import_task_id).strip().isdigit()
-    ):
+    task_id = _whole_number(import_task_id, INT64_MAX)
+    if task_id is None:
         raise MilvusConfigError(f"{name} must be an integer import task ID, got {import_task_id!r}")
-    return int(str(import_task_id).strip())
+    return task_id
+
+
+def validate_count(value: Any, name: str) -> int | None:
+    """A row count a task expects, rendered: a whole number of 0 or more (or its text), or None."""
+    value = parse_rendered_literal(value)
+    if value is None:
+        return None
+    count = _whole_number(value, INT64_MAX)
+    if count is None:
+        raise MilvusConfigError(f"{name} must be a whole number of 0 or more, got {value!r}")
+    return count
 
 
 def validate_rest_job_id(job_id: Any, name: str = "job_id") -> str:
@@ -157,6 +217,19 @@ def validate_positive(value: Any, name: str, *, optional: Literal[True]) -> floa
 def validate_positive(value: Any, name: str, *, optional: bool = False) -> float | None:
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise MilvusConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+    # (A comparison, not float(): an int too big for a float would raise OverflowError.)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_SECONDS:
+        raise MilvusConfigError(
+            f"{name} must be a positive number of seconds (at most {MAX_SECONDS:.0e}), got {value!r}"
+        )
     return float(value)
+
+
+def validate_sensor_seconds(value: Any, name: str, *, allow_zero: bool = False) -> None:
+    """A sensor's ``poke_interval`` or ``timeout`` as Airflow takes it (seconds, or a timedelta),
+    checked before Airflow converts it: its own check raises a bare ValueError, and its conversion an
+    OverflowError for a number too big; a NaN or infinite one fails the first poke or deadline."""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if allow_zero and seconds == 0 and not isinstance(seconds, bool):
+        return
+    validate_positive(seconds, name)

@@ -39,6 +39,8 @@ from airflow_provider_milvus.validation import (
     parse_rendered_literal,
     validate_collection_names,
     validate_flush_target,
+    validate_name,
+    validate_optional_name,
     validate_rest_job_id,
 )
 
@@ -307,16 +309,24 @@ class FlushStateTarget(WaitTarget):
                 or not result["collections"]
             ):
                 raise MilvusConfigError(f"flush_result must be the flush operator's result, got {flush_result!r}")
+            for name, info in result["collections"].items():
+                validate_name(name, "flush_result: a collection name")
+                if not isinstance(info, dict) or "segment_ids" not in info:
+                    raise MilvusConfigError(
+                        f"flush_result: collection {name!r} must map to a flush's report (with segment_ids), "
+                        f"got {info!r}"
+                    )
+            validate_optional_name(result.get("db_name"), "flush_result: db_name")
             target = cls.from_flush_result(result, rpc_timeout=rpc_timeout)  # type: ignore[arg-type]
             if db_name:
-                target.db_name = db_name
+                target.db_name = validate_optional_name(db_name, "db_name")
             return target
         entry = {
             "segment_ids": parse_rendered_literal(segment_ids),
             "collection_name": collection_name,
             "flush_ts": parse_rendered_literal(flush_ts),
         }
-        return cls([entry], db_name=db_name or None, rpc_timeout=rpc_timeout, where="")
+        return cls([entry], db_name=validate_optional_name(db_name, "db_name"), rpc_timeout=rpc_timeout, where="")
 
     @property
     def description(self) -> str:
@@ -480,11 +490,12 @@ class IndexStateTarget(WaitTarget):
         rpc_timeout: float | None = None,
     ) -> IndexStateTarget:
         """From what a user gives the index sensor, rendered (in a worker or in the triggerer)."""
-        collection = validate_collection_names(collection_name, "collection_name")[0]
+        collection = validate_name(collection_name, "collection_name")
         names = parse_rendered_literal(index_name)
         index_names = validate_collection_names(names, "index_name") if names not in (None, "", []) else []
-        field = validate_collection_names(field_name, "field_name")[0] if field_name not in (None, "") else None
-        return cls(collection, index_names, field, db_name=db_name or None, rpc_timeout=rpc_timeout)
+        field = validate_name(field_name, "field_name") if field_name not in (None, "") else None
+        db = validate_optional_name(db_name, "db_name")
+        return cls(collection, index_names, field, db_name=db, rpc_timeout=rpc_timeout)
 
     @property
     def description(self) -> str:

@@ -26,6 +26,7 @@ from airflow_provider_milvus.validation import (
     validate_flush_target,
     validate_import_options,
     validate_import_task_id,
+    validate_name,
 )
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ class MilvusHook(MilvusBaseHook):
         ``milvus://<host>:<port>/<database>/<collection>`` as this connection reaches it."""
         from airflow.providers.common.compat.sdk import Asset
 
-        name = validate_collection_names(collection_name, "collection_name")[0]
+        name = validate_name(collection_name, "collection_name")
         return Asset(collection_uri(self.settings.address, db_name or self.settings.db_name, name))
 
     def _report_output(self, collection_name: str, db_name: str | None = None) -> None:
@@ -257,7 +258,7 @@ class MilvusHook(MilvusBaseHook):
         are passed to Milvus as strings (``auto_commit=false`` is refused: see
         :func:`~airflow_provider_milvus.validation.validate_import_options`).
         """
-        validate_collection_names(collection_name, "collection_name")
+        validate_name(collection_name, "collection_name")
         files = self.import_file_keys(files)
         options = validate_import_options(options)
         db = self._db(db_name)

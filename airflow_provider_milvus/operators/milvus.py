@@ -52,7 +52,10 @@ from airflow_provider_milvus.validation import (
     is_template,
     parse_rendered_literal,
     validate_collection_names,
+    validate_count,
     validate_import_options,
+    validate_name,
+    validate_optional_name,
     validate_positive,
 )
 from airflow_provider_milvus.wait import (
@@ -181,10 +184,11 @@ class MilvusFlushOperator(_MilvusWaitingOperator):
 
     def execute(self, context: Context) -> FlushResult:
         names = validate_collection_names(parse_rendered_literal(self.collection_names))
+        db_name = validate_optional_name(self.db_name, "db_name")
         # Flushing twice is harmless, so any transient error is retried.
         result = self._send(
             f"Milvus to accept the Flush of {names}",
-            lambda: self.hook.flush(names, db_name=self.db_name or None, timeout=self.rpc_timeout),
+            lambda: self.hook.flush(names, db_name=db_name, timeout=self.rpc_timeout),
             idempotent=True,
         )
         for name, info in result["collections"].items():
@@ -296,13 +300,15 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         self.on_unknown_import = on_unknown_import
 
     def execute(self, context: Context) -> int:
-        collection = validate_collection_names(self.collection_name, "collection_name")[0]
+        collection = validate_name(self.collection_name, "collection_name")
         files = self.hook.import_file_keys(parse_rendered_literal(self.files))
         options = validate_import_options(parse_rendered_literal(self.options))
+        db_name = validate_optional_name(self.db_name, "db_name")
+        partition_name = validate_optional_name(self.partition_name, "partition_name")
         request: ImportRequest = {
-            "db_name": self.db_name or "",
+            "db_name": db_name or "",
             "collection": collection,
-            "partition": self.partition_name or "",
+            "partition": partition_name or "",
             "files": files,
             "options": options,
         }
@@ -322,8 +328,8 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
                 lambda: self.hook.bulk_insert(
                     collection,
                     files,
-                    partition_name=self.partition_name or None,
-                    db_name=self.db_name or None,
+                    partition_name=partition_name,
+                    db_name=db_name,
                     options=options,
                     timeout=self.rpc_timeout,
                 ),
@@ -520,7 +526,7 @@ class MilvusCreateCollectionOperator(MilvusHookMixin, BaseOperator):
         self.load = load
 
     def execute(self, context: Context) -> CreateCollectionResult:
-        name = validate_collection_names(self.collection_name, "collection_name")[0]
+        name = validate_name(self.collection_name, "collection_name")
         schema = validate_schema(parse_rendered_literal(self.schema), self.hook.data_types())
         index_params = validate_index_params(
             parse_rendered_literal(self.index_params), [field["name"] for field in schema["fields"]]
@@ -593,8 +599,9 @@ class MilvusIngestOperator(MilvusHookMixin, BaseOperator):
         self.partition_name = partition_name
 
     def execute(self, context: Context) -> IngestResult:
-        name = validate_collection_names(self.collection_name, "collection_name")[0]
+        name = validate_name(self.collection_name, "collection_name")
         rows = rows_from(parse_rendered_literal(self.data))
+        partition_name = validate_optional_name(self.partition_name, "partition_name")
         mode = "upsert" if self.upsert else "insert"
         if len(rows) > self.BULK_INSERT_ADVISED_ROWS:
             self.log.warning(
@@ -608,7 +615,7 @@ class MilvusIngestOperator(MilvusHookMixin, BaseOperator):
             batch = rows[start : start + self.batch_size]
             try:
                 count, batch_ids = self.hook.write_rows(
-                    name, batch, upsert=self.upsert, partition_name=self.partition_name, timeout=self.rpc_timeout
+                    name, batch, upsert=self.upsert, partition_name=partition_name, timeout=self.rpc_timeout
                 )
             except MilvusError as err:
                 raise err.with_context(
@@ -658,7 +665,7 @@ class MilvusCreateIndexOperator(_MilvusWaitingOperator):
         self.index_params = index_params
 
     def execute(self, context: Context) -> CreateIndexResult:
-        name = validate_collection_names(self.collection_name, "collection_name")[0]
+        name = validate_name(self.collection_name, "collection_name")
         schema = self.hook.describe_collection_schema(name, timeout=self.rpc_timeout)
         if schema is None:
             raise MilvusError("CreateIndex", 100, f"collection not found: {name!r}")
@@ -766,7 +773,7 @@ class MilvusLoadCollectionOperator(_MilvusWaitingOperator):
         self.partition_names = partition_names
 
     def execute(self, context: Context) -> LoadResult:
-        name = validate_collection_names(self.collection_name, "collection_name")[0]
+        name = validate_name(self.collection_name, "collection_name")
         partitions = parse_rendered_literal(self.partition_names)
         partitions = validate_collection_names(partitions, "partition_names") if partitions else []
         refresh = self.refresh
@@ -847,7 +854,7 @@ class MilvusReleaseCollectionOperator(MilvusHookMixin, BaseOperator):
         self.partition_names = partition_names
 
     def execute(self, context: Context) -> None:
-        name = validate_collection_names(self.collection_name, "collection_name")[0]
+        name = validate_name(self.collection_name, "collection_name")
         partitions = parse_rendered_literal(self.partition_names)
         partitions = validate_collection_names(partitions, "partition_names") if partitions else []
         self.hook.release(name, partitions, timeout=self.rpc_timeout)
@@ -900,11 +907,11 @@ class MilvusAliasOperator(MilvusHookMixin, BaseOperator):
         self.db_name = db_name
 
     def execute(self, context: Context) -> AliasResult:
-        alias = validate_collection_names(self.alias, "alias")[0]
-        name = validate_collection_names(self.collection_name, "collection_name")[0]
+        alias = validate_name(self.alias, "alias")
+        name = validate_name(self.collection_name, "collection_name")
         if alias == name:
             raise MilvusConfigError(f"alias {alias!r} is the collection_name itself; give the alias another name")
-        db, timeout = self.db_name or None, self.rpc_timeout
+        db, timeout = validate_optional_name(self.db_name, "db_name"), self.rpc_timeout
         previous = self.hook.describe_alias(alias, db, timeout)
         # (HasCollection answers True for an alias too: only a name that is no alias is a collection.)
         if previous is None and self.hook.has_collection(alias, db, timeout):
@@ -993,7 +1000,7 @@ class MilvusCollectionCheckOperator(MilvusHookMixin, BaseOperator):
         self._set_milvus_arguments(milvus_conn_id, rpc_timeout)
         for value, param in ((expected_count, "expected_count"), (min_count, "min_count")):
             if not is_template(value):
-                _row_count_param(value, param)
+                validate_count(value, param)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise MilvusConfigError(f"limit must be a whole number of at least 1, got {limit!r}")
         self.collection_name = collection_name
@@ -1021,11 +1028,11 @@ class MilvusCollectionCheckOperator(MilvusHookMixin, BaseOperator):
         return sum(int(s["row_count"]) for s in states)
 
     def execute(self, context: Context) -> CollectionCheckResult:
-        name = validate_collection_names(self.collection_name, "collection_name")[0]
+        name = validate_name(self.collection_name, "collection_name")
         if not isinstance(self.filter, str):
             raise MilvusConfigError(f"filter must be a Milvus filter expression (a string), got {self.filter!r}")
-        expected_count = _row_count_param(self.expected_count, "expected_count")
-        min_count = _row_count_param(self.min_count, "min_count")
+        expected_count = validate_count(self.expected_count, "expected_count")
+        min_count = validate_count(self.min_count, "min_count")
         imported = self._imported_rows()
         vector = parse_rendered_literal(self.probe_vector)
         if vector is not None and (
@@ -1061,15 +1068,3 @@ class MilvusCollectionCheckOperator(MilvusHookMixin, BaseOperator):
         if failures:
             raise MilvusCheckFailed(f"check of {where} failed: " + "; ".join(failures))
         return {"collection_name": name, "count": count, "hits": hits}
-
-
-def _row_count_param(value: Any, name: str) -> int | None:
-    """A row count a task expects, rendered: a whole number of 0 or more, or None."""
-    value = parse_rendered_literal(value)
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().isdigit():  # a template rendered as text
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise MilvusConfigError(f"{name} must be a whole number of 0 or more, got {value!r}")
-    return value

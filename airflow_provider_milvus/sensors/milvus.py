@@ -27,7 +27,7 @@ from airflow_provider_milvus.utils.mixins import (
     event_result,
     triggerer_input,
 )
-from airflow_provider_milvus.validation import validate_import_task_id, validate_positive
+from airflow_provider_milvus.validation import validate_import_task_id, validate_positive, validate_sensor_seconds
 from airflow_provider_milvus.version_compat import TRIGGERER_RUNS_TASKS
 from airflow_provider_milvus.wait import FlushStateTarget, ImportStateTarget, IndexStateTarget, WaitTarget, poll_once
 
@@ -67,6 +67,10 @@ class MilvusWaitSensor(MilvusHookMixin, BaseSensorOperator):
         start_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
+        if "poke_interval" in kwargs:
+            validate_sensor_seconds(kwargs["poke_interval"], "poke_interval")
+        if kwargs.get("timeout") is not None:
+            validate_sensor_seconds(kwargs["timeout"], "timeout", allow_zero=True)
         super().__init__(**kwargs)
         self._set_milvus_arguments(milvus_conn_id, rpc_timeout)
         self.deferrable = deferrable or start_from_trigger

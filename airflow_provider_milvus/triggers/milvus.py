@@ -26,6 +26,7 @@ from airflow_provider_milvus.validation import (
     is_template,
     validate_collection_names,
     validate_import_task_id,
+    validate_name,
     validate_positive,
 )
 from airflow_provider_milvus.wait import (
@@ -381,7 +382,7 @@ class MilvusLoadTrigger(MilvusWaitTrigger):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.collection_name = validate_collection_names(collection_name, "collection_name")[0]
+        self.collection_name = validate_name(collection_name, "collection_name")
         self.partition_names = validate_collection_names(partition_names, "partition_names") if partition_names else []
         self.refresh = bool(refresh)
         self.db_name = db_name
