@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import json
 import os
 import weakref
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ from pymilvus.grpc_gen import milvus_pb2_grpc
 
 from airflow_provider_milvus import DEFAULT_PORT
 from airflow_provider_milvus.exceptions import MilvusConfigError
+from airflow_provider_milvus.validation import MAX_SECONDS
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -44,7 +46,27 @@ _CHANNEL_OPTIONS = (
 )
 
 
-def _host_for_address(host: str, where: str) -> str:
+def _userinfo(host: str) -> str:
+    """A host URI's user info (``user:password`` before an ``@``), or ""."""
+    authority = host.partition("://")[2] if "://" in host else host
+    return authority.partition("/")[0].rpartition("@")[0]
+
+
+def _redacted(text: str, host: str) -> str:
+    """The text with the host's user info, which may hold a password, left out."""
+    userinfo = _userinfo(host)
+    return text.replace(userinfo, "***") if userinfo else text
+
+
+def _sendable(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _host_for_address(host: str, where: str, shown: str | None = None) -> str:
     """The host as gRPC dials it: an IPv6 literal in brackets (``[::1]``), anything else as is."""
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if ":" in bare or host.startswith("["):
@@ -52,7 +74,7 @@ def _host_for_address(host: str, where: str) -> str:
             return f"[{ipaddress.IPv6Address(bare)}]"
         except ValueError:
             raise MilvusConfigError(
-                f"{where}: host {host!r} is not a valid hostname or IPv6 address (write IPv6 as [::1])"
+                f"{where}: host {shown or host!r} is not a valid hostname or IPv6 address (write IPv6 as [::1])"
             ) from None
     return host
 
@@ -121,10 +143,20 @@ class MilvusConnectionSettings:
         conn_id = conn.conn_id
         where = f"Milvus connection {conn_id!r}"
         # Older forms saved extras with an "extra__milvus__" prefix; accept both spellings.
-        extra = {key.removeprefix("extra__milvus__"): value for key, value in conn.extra_dejson.items()}
+        extra_dejson = conn.extra_dejson
+        if not isinstance(extra_dejson, dict):
+            raise MilvusConfigError(f"{where}: extra must be a JSON object, got a {type(extra_dejson).__name__}")
+        extra = {key.removeprefix("extra__milvus__"): value for key, value in extra_dejson.items()}
         host = (conn.host or "").strip()
         if not host:
             raise MilvusConfigError(f"{where}: host is empty; give a hostname or a URI like http://host:19530")
+        shown = _redacted(conn.host or "", conn.host or "")
+        # Never shown: they are secrets, or may hold some.
+        for name, value in (("login", conn.login), ("password", conn.password), ("token", extra.get("token"))):
+            if isinstance(value, str) and not _sendable(value):
+                raise MilvusConfigError(f"{where}: {name} holds text that is not valid Unicode (a lone surrogate)")
+        if not _sendable(host):
+            raise MilvusConfigError(f"{where}: host {shown!r} holds text that is not valid Unicode (a lone surrogate)")
 
         scheme = ""
         uri_port: int | None = None
@@ -137,23 +169,24 @@ class MilvusConnectionSettings:
             try:
                 parts = urlsplit(host)
             except ValueError as err:  # e.g. an IPv6 literal with unbalanced brackets
-                raise MilvusConfigError(f"{where}: host {conn.host!r} is not a valid URI: {err}") from None
+                raise MilvusConfigError(
+                    f"{where}: host {shown!r} is not a valid URI: {_redacted(str(err), conn.host or '')}"
+                ) from None
             scheme = parts.scheme.lower()
             if scheme not in _SCHEMES:
                 raise MilvusConfigError(
-                    f"{where}: host {conn.host!r} has unknown URI scheme {parts.scheme!r}; "
-                    f"use one of {', '.join(_SCHEMES)}"
+                    f"{where}: host {shown!r} has unknown URI scheme {parts.scheme!r}; use one of {', '.join(_SCHEMES)}"
                 )
             try:
                 uri_port = parts.port
             except ValueError:
-                raise MilvusConfigError(f"{where}: host {conn.host!r} has a port that is not a number") from None
+                raise MilvusConfigError(f"{where}: host {shown!r} has a port that is not a number") from None
             # netloc keeps an IPv6 literal's brackets, which hostname drops.
             host = parts.netloc.rpartition("@")[2]
             host = host.rsplit(":", 1)[0] if uri_port is not None else host
             if not host:
-                raise MilvusConfigError(f"{where}: host URI {conn.host!r} has no hostname")
-        host = _host_for_address(host, where)
+                raise MilvusConfigError(f"{where}: host URI {shown!r} has no hostname")
+        host = _host_for_address(host, where, shown=_redacted(host, conn.host or ""))
 
         port: int
         if uri_port is not None:
@@ -171,7 +204,11 @@ class MilvusConnectionSettings:
         tls_files = {}
         for name in _TLS_FILE_FIELDS:
             path = str(extra.get(name) or "").strip()
-            if path and not Path(path).is_file():
+            try:
+                readable = not path or Path(path).is_file()
+            except OSError:  # e.g. a name too long for the file system
+                readable = False
+            if not readable:
                 raise MilvusConfigError(f"{where}: {name} {path!r} is not a readable file")
             tls_files[name] = path
         if bool(tls_files["client_pem_path"]) != bool(tls_files["client_key_path"]):
@@ -183,12 +220,17 @@ class MilvusConnectionSettings:
         if timeout in (None, ""):
             timeout = None
         else:
+            given = timeout
             try:
+                if isinstance(timeout, bool):
+                    raise TypeError
                 timeout = float(timeout)
-            except (TypeError, ValueError):
-                raise MilvusConfigError(f"{where}: timeout must be a number of seconds, got {timeout!r}") from None
-            if timeout <= 0:
-                raise MilvusConfigError(f"{where}: timeout must be positive, got {timeout}")
+            except (TypeError, ValueError, OverflowError):
+                raise MilvusConfigError(f"{where}: timeout must be a number of seconds, got {given!r}") from None
+            if not 0 < timeout <= MAX_SECONDS:  # (NaN too)
+                raise MilvusConfigError(
+                    f"{where}: timeout must be positive (at most {MAX_SECONDS:.0e} seconds), got {given!r}"
+                )
 
         secure = scheme == "https" or _flag(extra.get("secure", False), f"{where}: secure") or any(tls_files.values())
         db_name = extra.get("db_name") or conn.schema or ""
@@ -293,23 +335,59 @@ class MilvusConnectionSettings:
         )
 
 
+def _env_secrets(value: str) -> list[str]:
+    """What a connection's environment variable may hold secret, as it appears in the variable:
+    a URI's user info and query (its extras), or a JSON form's password, token and host user info."""
+    if not value.lstrip().startswith("{"):
+        # Everything from the scheme to the last "@" (user info, however odd the rest), and the query.
+        start, end = value.find("://") + 3, value.rfind("@")
+        return [part for part in (value[start:end] if 3 <= start < end else "", value.partition("?")[2]) if part]
+    try:
+        conn = json.loads(value)
+    except ValueError:
+        return []
+    if not isinstance(conn, dict):
+        return []
+    extra = conn.get("extra")
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra)
+        except ValueError:
+            extra = None
+    token = extra.get("token", extra.get("extra__milvus__token")) if isinstance(extra, dict) else None
+    host = conn.get("host")
+    found = [conn.get("password"), token, _userinfo(host) if isinstance(host, str) else None]
+    # As the message may show them: as they are, as JSON writes them, and as Python's repr does.
+    return [form for secret in found if isinstance(secret, str) and secret for form in _forms(secret)]
+
+
+def _forms(secret: str) -> list[str]:
+    return list({secret, json.dumps(secret)[1:-1], repr(secret)[1:-1]})
+
+
 def check_env_connection(conn_id: str) -> None:
     """Before fetching a connection: one in the environment that Airflow cannot parse would be
     reported as "not defined" (or, on Airflow 2, looked up further in the metadata database); say
-    why instead, naming the variable."""
-    from airflow.providers.common.compat.sdk import Connection
+    why instead, naming the variable, and none of the secrets it holds (Airflow's own message for
+    a URI it cannot parse quotes the whole URI)."""
+    from airflow.providers.common.compat.sdk import AirflowException, Connection
 
     from airflow_provider_milvus.version_compat import connection_from_uri
 
-    value = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    variable = f"AIRFLOW_CONN_{conn_id.upper()}"
+    value = os.environ.get(variable)
     if value:
         try:
             if value.lstrip().startswith("{"):
                 Connection.from_json(value, conn_id=conn_id)
             else:
                 connection_from_uri(value, conn_id)
-        except ValueError as err:
-            raise MilvusConfigError(f"Milvus connection {conn_id!r} (AIRFLOW_CONN_{conn_id.upper()}): {err}") from None
+        # (Airflow raises TypeError for a field of the wrong JSON type, e.g. a list as the port.)
+        except (ValueError, TypeError, AirflowException) as err:
+            message = str(err)
+            for secret in sorted(_env_secrets(value), key=len, reverse=True):
+                message = message.replace(secret, "***")
+            raise MilvusConfigError(f"Milvus connection {conn_id!r} ({variable}): {message}") from None
 
 
 class PerLoop(Generic[K, V]):
