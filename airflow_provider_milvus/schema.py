@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_milvus.exceptions import MilvusConfigError
+from airflow_provider_milvus.validation import validate_name
 
 FIELD_KEYS = frozenset(
     {"name", "type", "is_primary", "auto_id", "dim", "max_length", "element_type", "max_capacity", "nullable",
@@ -19,6 +20,8 @@ FIELD_KEYS = frozenset(
 )  # fmt: skip
 # Field properties Milvus keeps as type parameters; compared when the schema asks for them.
 TYPE_PARAMS = ("dim", "max_length", "max_capacity")
+# Field properties that are true or false: a string such as "false" is refused, not read as true.
+FLAG_KEYS = ("is_primary", "auto_id", "nullable", "is_partition_key")
 INDEX_KEYS = frozenset({"field_name", "index_type", "metric_type", "params", "index_name"})
 VECTOR_TYPES = frozenset(
     {"FLOAT_VECTOR", "BINARY_VECTOR", "FLOAT16_VECTOR", "BFLOAT16_VECTOR", "SPARSE_FLOAT_VECTOR", "INT8_VECTOR"}
@@ -32,8 +35,14 @@ def validate_schema(schema: Any, data_types: frozenset[str], name: str = "schema
     unknown = set(schema) - {"fields", "enable_dynamic_field", "description"}
     if unknown:
         raise MilvusConfigError(
-            f"{name} has unknown keys {sorted(unknown)}; use fields, enable_dynamic_field, description"
+            f"{name} has unknown keys {sorted(unknown, key=repr)}; use fields, enable_dynamic_field, description"
         )
+    dynamic = schema.get("enable_dynamic_field", False)
+    if not isinstance(dynamic, bool):
+        raise MilvusConfigError(f"{name}: enable_dynamic_field must be true or false, got {dynamic!r}")
+    description = schema.get("description")
+    if description is not None and not isinstance(description, str):
+        raise MilvusConfigError(f"{name}: description must be a string, got {description!r}")
     fields = [_validate_field(field, data_types, f"{name}.fields[{i}]") for i, field in enumerate(schema["fields"])]
     names = [field["name"] for field in fields]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -46,8 +55,8 @@ def validate_schema(schema: Any, data_types: frozenset[str], name: str = "schema
         raise MilvusConfigError(f"{name} needs a vector field (one of {sorted(VECTOR_TYPES)})")
     return {
         "fields": fields,
-        "enable_dynamic_field": bool(schema.get("enable_dynamic_field", False)),
-        "description": str(schema.get("description") or ""),
+        "enable_dynamic_field": dynamic,
+        "description": description or "",
     }
 
 
@@ -56,9 +65,17 @@ def _validate_field(field: Any, data_types: frozenset[str], where: str) -> dict[
         raise MilvusConfigError(f"{where} must be a dict, got {field!r}")
     unknown = set(field) - FIELD_KEYS
     if unknown:
-        raise MilvusConfigError(f"{where} has unknown keys {sorted(unknown)}; known: {sorted(FIELD_KEYS)}")
+        raise MilvusConfigError(f"{where} has unknown keys {sorted(unknown, key=repr)}; known: {sorted(FIELD_KEYS)}")
     if not isinstance(field.get("name"), str) or not field["name"].strip():
         raise MilvusConfigError(f"{where} needs a name, got {field.get('name')!r}")
+    validate_name(field["name"], f"{where}: name")
+    for key in FLAG_KEYS:
+        if key in field and not isinstance(field[key], bool):
+            raise MilvusConfigError(f"{where} ({field['name']!r}): {key} must be true or false, got {field[key]!r}")
+    if "description" in field and not isinstance(field["description"], str):
+        raise MilvusConfigError(
+            f"{where} ({field['name']!r}): description must be a string, got {field['description']!r}"
+        )
     normalized = dict(field)
     for key in ("type", "element_type"):
         if key in field:
@@ -91,11 +108,16 @@ def validate_index_params(index_params: Any, field_names: list[str], name: str =
             raise MilvusConfigError(f"{where} must be a dict with a field_name, got {index!r}")
         unknown = set(index) - INDEX_KEYS
         if unknown:
-            raise MilvusConfigError(f"{where} has unknown keys {sorted(unknown)}; known: {sorted(INDEX_KEYS)}")
+            raise MilvusConfigError(
+                f"{where} has unknown keys {sorted(unknown, key=repr)}; known: {sorted(INDEX_KEYS)}"
+            )
         if index["field_name"] not in field_names:
             raise MilvusConfigError(f"{where}: field {index['field_name']!r} is not in the schema")
         if not isinstance(index.get("params", {}), dict):
             raise MilvusConfigError(f"{where}: params must be a dict, got {index['params']!r}")
+        for key in ("index_type", "metric_type", "index_name"):
+            if key in index and (not isinstance(index[key], str) or not index[key].strip()):
+                raise MilvusConfigError(f"{where}: {key} must be a non-empty string, got {index[key]!r}")
     return list(index_params)
 
 
