@@ -47,9 +47,12 @@ _CHANNEL_OPTIONS = (
 
 
 def _userinfo(host: str) -> str:
-    """A host URI's user info (``user:password`` before an ``@``), or ""."""
-    authority = host.partition("://")[2] if "://" in host else host
-    return authority.partition("/")[0].rpartition("@")[0]
+    """What may be a host URI's user info (``user:password``): all from the scheme (or the start)
+    to the last ``@``, whatever it holds (an unquoted ``/`` in a password ends urlsplit's netloc
+    early), or ""."""
+    scheme_end = host.find("://")
+    start, end = (scheme_end + 3 if scheme_end >= 0 else 0), host.rfind("@")
+    return host[start:end] if end > start else ""
 
 
 def _redacted(text: str, host: str) -> str:
@@ -143,7 +146,10 @@ class MilvusConnectionSettings:
         conn_id = conn.conn_id
         where = f"Milvus connection {conn_id!r}"
         # Older forms saved extras with an "extra__milvus__" prefix; accept both spellings.
-        extra_dejson = conn.extra_dejson
+        try:
+            extra_dejson = conn.extra_dejson
+        except ValueError:  # JSON Airflow's parser lets through to raise, e.g. a number of 5000 digits
+            raise MilvusConfigError(f"{where}: extra cannot be read as JSON") from None
         if not isinstance(extra_dejson, dict):
             raise MilvusConfigError(f"{where}: extra must be a JSON object, got a {type(extra_dejson).__name__}")
         extra = {key.removeprefix("extra__milvus__"): value for key, value in extra_dejson.items()}
