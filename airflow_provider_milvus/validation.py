@@ -143,6 +143,8 @@ def validate_import_files(files: Any, name: str = "files") -> list[str]:
     for path in files:
         if not isinstance(path, str) or not path.strip():
             raise MilvusConfigError(f"{name} must hold non-empty path strings, got {path!r}")
+        if not _encodable(path):
+            raise MilvusConfigError(f"{name} must hold valid Unicode text (no lone surrogates), got {path!r}")
     # Every Milvus version takes the files of one import as one group: one data file, or a set of
     # NumPy files (one per field).
     if len(files) > 1 and {Path(path).suffix.lower() for path in files} != {".npy"}:
@@ -167,6 +169,8 @@ def validate_import_options(options: Any, name: str = "options", *, two_phase: b
             value = str(value).lower()
         elif not isinstance(value, (str, int, float)):
             raise MilvusConfigError(f"{name}[{key!r}] must be a string or a number, got {value!r}")
+        if not _encodable(key) or not _encodable(str(value)):
+            raise MilvusConfigError(f"{name}[{key!r}] must be valid Unicode text (no lone surrogates), got {value!r}")
         as_strings[key] = str(value)
     if not two_phase and as_strings.get("auto_commit", "true").strip().lower() in ("false", "0", "no", "off"):
         # The import would wait for a commit this RPC cannot send, and GetImportState reports a job
