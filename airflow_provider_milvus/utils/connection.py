@@ -385,9 +385,16 @@ def check_env_connection(conn_id: str) -> None:
     if value:
         try:
             if value.lstrip().startswith("{"):
-                Connection.from_json(value, conn_id=conn_id)
+                conn = Connection.from_json(value, conn_id=conn_id)
             else:
-                connection_from_uri(value, conn_id)
+                conn = connection_from_uri(value, conn_id)
+            # Airflow's secrets backends write the connection as a URI; one that fails to is "not defined".
+            conn.get_uri()
+        except UnicodeError:
+            raise MilvusConfigError(
+                f"Milvus connection {conn_id!r} ({variable}): a field holds text that is not valid Unicode "
+                "(a lone surrogate, such as JSON's \\ud800), which Airflow cannot read"
+            ) from None
         # (Airflow raises TypeError for a field of the wrong JSON type, e.g. a list as the port.)
         except (ValueError, TypeError, AirflowException) as err:
             message = str(err)
