@@ -342,6 +342,15 @@ def connection_env_value(draw_conn: dict[str, Any], as_uri: bool) -> str:
     extra=st.one_of(st.none(), json_values, any_text),
     as_uri=st.booleans(),
 )
+@example(
+    host=("h", None), port=None, schema="\ud800", login=None, password=None, token=None, extra=None, as_uri=False
+).via("a lone surrogate Airflow's backend cannot write as a URI: reported as not defined")
+@example(
+    host=("http://0", None), port=None, schema=None, login=None, password="Zq7-", token=None, extra=None, as_uri=True
+).via("a URI Airflow cannot parse: its AirflowException quotes it, password included")
+@example(
+    host=("h", None), port=[None], schema=None, login=None, password=None, token=None, extra=None, as_uri=False
+).via("a list as the port: TypeError from Airflow's Connection.from_json")
 def test_connection_from_the_environment_parses_or_names_the_field(
     host, port, schema, login, password, token, extra, as_uri
 ):
