@@ -225,8 +225,9 @@ class MilvusHook(MilvusBaseHook):
         that sealed no segment). Milvus answers True for segment IDs it does not know, and 2.4+
         answers True without checking ``flush_ts`` when no collection is named: name it.
         """
+        target = validate_flush_target(segment_ids, collection_name, flush_ts)  # before the connection is read
         db = self._db(db_name)
-        request = _flush_state_request(**validate_flush_target(segment_ids, collection_name, flush_ts), db_name=db)
+        request = _flush_state_request(**target, db_name=db)
         return bool(self._call("GetFlushState", request, timeout, db).flushed)
 
     async def aget_flush_state(
@@ -238,8 +239,9 @@ class MilvusHook(MilvusBaseHook):
         timeout: float | None = None,
     ) -> bool:
         """:meth:`get_flush_state` on the running event loop, over the channel shared per loop."""
+        target = validate_flush_target(segment_ids, collection_name, flush_ts)
         db = db_name or (await self.asettings()).db_name
-        request = _flush_state_request(**validate_flush_target(segment_ids, collection_name, flush_ts), db_name=db)
+        request = _flush_state_request(**target, db_name=db)
         return bool((await self._acall("GetFlushState", request, timeout, db)).flushed)
 
     def bulk_insert(

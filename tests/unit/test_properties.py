@@ -548,6 +548,38 @@ def test_index_sensor_renders_a_target_or_names_the_parameter(collection_name, i
         assert target.field_name is None or target.field_name == field_name
 
 
+class HookBeforeMilvus(MilvusHook):
+    """The hook, up to reading its connection: its argument checks come first."""
+
+    @property
+    def settings(self) -> MilvusConnectionSettings:
+        raise ReachedMilvus("settings")
+
+    def _call(self, *args: Any, **kwargs: Any) -> Any:
+        raise ReachedMilvus("_call")
+
+
+HOOK_CALLS = {
+    "flush": (lambda hook, v: hook.flush(v), ("collection_names",)),
+    "get_flush_state": (lambda hook, v: hook.get_flush_state(*v), ("segment_ids", "collection_name", "flush_ts")),
+    "bulk_insert": (lambda hook, v: hook.bulk_insert(*v), ("collection_name", "files", "options")),
+    "get_import_state": (lambda hook, v: hook.get_import_state(v), ("import_task_id",)),
+    "collection_asset": (lambda hook, v: hook.collection_asset(v), ("collection_name",)),
+}
+
+
+@given(
+    call=st.sampled_from(sorted(HOOK_CALLS)),
+    value=st.one_of(rendered, name_values),
+    values=st.tuples(st.one_of(rendered, name_values), st.one_of(rendered, name_values), python_values),
+)
+def test_hook_methods_check_their_arguments_before_the_connection(call, value, values):
+    method, parameters = HOOK_CALLS[call]
+    argument = values if len(parameters) > 1 else value
+    with outcome(*parameters), suppress(ReachedMilvus):
+        method(HookBeforeMilvus("props_hook"), argument)
+
+
 # --- Numbers: intervals, timeouts, batch sizes ---------------------------------------------------
 
 
