@@ -363,14 +363,11 @@ def test_connection_from_the_environment_parses_or_names_the_field(
             from urllib.parse import quote
 
             conn["extra_query"] = f"?token={quote(token, safe='')}"
-    else:
-        extra_value = extra if not isinstance(extra, dict) or token is None else {**extra, "token": token}
-        if token is not None and not isinstance(extra_value, dict):
-            extra_value = {"token": token}
+    else:  # the extra as any JSON (Airflow takes an object or its text), the token in an object
+        if token is not None:
+            extra = {**extra, "token": token} if isinstance(extra, dict) else {"token": token}
         conn = {"host": host_value, "port": port, "schema": schema, "login": login, "password": password}
-        conn["extra"] = (
-            extra_value if isinstance(extra_value, (dict, str)) or extra_value is None else json.dumps(extra_value)
-        )
+        conn["extra"] = extra
     value = connection_env_value(conn, as_uri)
     assume("\x00" not in value)  # an environment variable cannot hold NUL
     try:
