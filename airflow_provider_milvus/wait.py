@@ -273,7 +273,7 @@ class FlushStateTarget(WaitTarget):
             )
             for c in collections
         ]
-        self.db_name = db_name
+        self.db_name = validate_optional_name(db_name, "db_name")
         self.rpc_timeout = rpc_timeout
         self._pending = list(self.collections)
 

@@ -984,3 +984,32 @@ def test_valid_arguments_reach_milvus(key):
     op.__dict__["hook"] = NoMilvus()
     with pytest.raises(ReachedMilvus):
         op.execute(NoContext())
+
+
+@given(
+    collections=st.one_of(
+        python_values,
+        st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "segment_ids": st.one_of(st.lists(st.integers(0, 99), max_size=2), python_values),
+                    "collection_name": st.one_of(names, python_values),
+                    "flush_ts": st.one_of(st.integers(0, 2**65), python_values),
+                },
+            )
+            | python_values,
+            max_size=3,
+        ),
+    ),
+    db_name=st.one_of(st.none(), names, python_values),
+)
+def test_flush_trigger_collections_are_checked_or_named(collections, db_name):
+    with outcome("collections", "segment_ids", "collection_name", "flush_ts", "db_name") as refused:
+        trigger = MilvusFlushStateTrigger(collections=collections, db_name=db_name)
+        target = trigger.target()
+    if not refused:
+        assert target.db_name is None or (isinstance(target.db_name, str) and target.db_name.strip())
+        assert [c["segment_ids"] for c in trigger.collections] == [
+            [int(i) for i in c["segment_ids"]] for c in collections
+        ]
