@@ -21,7 +21,9 @@ def parse_rendered_literal(value: Any) -> Any:
     if isinstance(value, str) and value.strip()[:1] in ("[", "{", "("):
         try:
             return ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
+        # (TypeError: a literal that builds an unhashable key, as "{[1]: 2}" does; RecursionError and
+        # MemoryError: one nested too deep for the parser.)
+        except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
             return value
     return value
 
