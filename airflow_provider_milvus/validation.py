@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -210,6 +211,28 @@ def validate_rest_job_id(job_id: Any, name: str = "job_id") -> str:
     if not text or any(char.isspace() for char in text):
         raise MilvusConfigError(f"{name} must be an import job ID (a string), got {job_id!r}")
     return text
+
+
+def validate_vector(value: Any, name: str) -> list[float] | None:
+    """A rendered vector: a non-empty list of finite numbers (as floats), or None."""
+    vector = parse_rendered_literal(value)
+    if vector is None:
+        return None
+    if isinstance(vector, (list, tuple)) and vector:
+        floats = []
+        for x in vector:
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                break
+            try:
+                as_float = float(x)
+            except OverflowError:  # an int too big for a float
+                break
+            if not math.isfinite(as_float):
+                break
+            floats.append(as_float)
+        else:
+            return floats
+    raise MilvusConfigError(f"{name} must be a non-empty list of numbers, all finite, got {value!r}")
 
 
 @overload

@@ -57,6 +57,7 @@ from airflow_provider_milvus.validation import (
     validate_name,
     validate_optional_name,
     validate_positive,
+    validate_vector,
 )
 from airflow_provider_milvus.wait import (
     FlushStateTarget,
@@ -1022,7 +1023,11 @@ class MilvusCollectionCheckOperator(MilvusHookMixin, BaseOperator):
         elif not isinstance(states, str) and hasattr(states, "__iter__"):
             states = list(states)  # a mapped task's output resolves to a lazy sequence
         if not isinstance(states, list) or not all(
-            isinstance(s, dict) and isinstance(s.get("row_count"), int) for s in states
+            isinstance(s, dict)
+            and isinstance(s.get("row_count"), int)
+            and not isinstance(s["row_count"], bool)
+            and s["row_count"] >= 0
+            for s in states
         ):
             raise MilvusConfigError(f"import_states must be import states with a row_count, got {states!r}")
         return sum(int(s["row_count"]) for s in states)
@@ -1034,13 +1039,7 @@ class MilvusCollectionCheckOperator(MilvusHookMixin, BaseOperator):
         expected_count = validate_count(self.expected_count, "expected_count")
         min_count = validate_count(self.min_count, "min_count")
         imported = self._imported_rows()
-        vector = parse_rendered_literal(self.probe_vector)
-        if vector is not None and (
-            not isinstance(vector, (list, tuple))
-            or not vector
-            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in vector)
-        ):
-            raise MilvusConfigError(f"probe_vector must be a non-empty list of numbers, got {self.probe_vector!r}")
+        vector = validate_vector(self.probe_vector, "probe_vector")
         count = self.hook.count_rows(name, self.filter, timeout=self.rpc_timeout)
         where = f"{name!r}" + (f" where {self.filter}" if self.filter else "")
         self.log.info("%s has %d rows", where, count)
@@ -1055,7 +1054,7 @@ class MilvusCollectionCheckOperator(MilvusHookMixin, BaseOperator):
         if vector is not None:
             hits = self.hook.search(
                 name,
-                [float(x) for x in vector],
+                vector,
                 anns_field=self.anns_field,
                 limit=self.limit,
                 filter=self.filter,

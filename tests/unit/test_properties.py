@@ -57,6 +57,7 @@ from airflow_provider_milvus.validation import (
     validate_import_options,
     validate_import_task_id,
     validate_positive,
+    validate_vector,
 )
 from airflow_provider_milvus.wait import FlushStateTarget, deadline_after
 from tests.log_capture import log_messages
@@ -1035,3 +1036,27 @@ def test_flush_trigger_collections_are_checked_or_named(collections, db_name):
         assert [c["segment_ids"] for c in trigger.collections] == [
             [int(i) for i in c["segment_ids"]] for c in collections
         ]
+
+
+@given(
+    probe_vector=st.one_of(rendered, st.lists(numbers, min_size=1, max_size=4)),
+    import_states=st.one_of(
+        st.none(),
+        rendered,
+        st.lists(st.fixed_dictionaries({"row_count": st.one_of(st.integers(), st.booleans(), numbers)}), max_size=3),
+    ),
+)
+@example(probe_vector=[10**400], import_states=None).via("an int too big for a float: OverflowError after count(*)")
+@example(probe_vector=[float("nan")], import_states=None).via("a NaN searched with")
+@example(probe_vector=None, import_states=[{"row_count": -5}]).via("a negative row count taken")
+def test_check_operator_probe_vector_and_import_states_are_sane_or_named(probe_vector, import_states):
+    op = MilvusCollectionCheckOperator(
+        task_id="t", collection_name="c", probe_vector=probe_vector, import_states=import_states
+    )
+    with outcome("probe_vector", "import_states") as refused:
+        vector = validate_vector(op.probe_vector, "probe_vector")
+        imported = op._imported_rows()
+        run_until_milvus(op)
+    if not refused:
+        assert vector is None or all(math.isfinite(x) for x in vector)
+        assert imported is None or imported >= 0
