@@ -95,6 +95,15 @@ def validate_optional_name(value: Any, name: str) -> str | None:
     return None if value in (None, "") else validate_name(value, name)
 
 
+def validate_db_name(value: Any, name: str = "db_name") -> str | None:
+    """A database name that may be left out. gRPC sends it in a header (``dbname``), which takes
+    printable ASCII only: another character fails the call with "Invalid metadata"."""
+    db_name = validate_optional_name(value, name)
+    if db_name is not None and not all(" " <= c <= "~" for c in db_name):
+        raise MilvusConfigError(f"{name} must be printable ASCII (gRPC sends it in a header), got {db_name!r}")
+    return db_name
+
+
 def validate_segment_ids(segment_ids: Any, name: str = "segment_ids", *, allow_empty: bool = False) -> list[int]:
     if not isinstance(segment_ids, (list, tuple)) or (not segment_ids and not allow_empty):
         raise MilvusConfigError(f"{name} must be a non-empty list of segment IDs, got {segment_ids!r}")

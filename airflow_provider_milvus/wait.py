@@ -38,9 +38,9 @@ from airflow_provider_milvus.types import (
 from airflow_provider_milvus.validation import (
     parse_rendered_literal,
     validate_collection_names,
+    validate_db_name,
     validate_flush_target,
     validate_name,
-    validate_optional_name,
     validate_rest_job_id,
 )
 
@@ -273,7 +273,7 @@ class FlushStateTarget(WaitTarget):
             )
             for c in collections
         ]
-        self.db_name = validate_optional_name(db_name, "db_name")
+        self.db_name = validate_db_name(db_name, "db_name")
         self.rpc_timeout = rpc_timeout
         self._pending = list(self.collections)
 
@@ -316,17 +316,17 @@ class FlushStateTarget(WaitTarget):
                         f"flush_result: collection {name!r} must map to a flush's report (with segment_ids), "
                         f"got {info!r}"
                     )
-            validate_optional_name(result.get("db_name"), "flush_result: db_name")
+            validate_db_name(result.get("db_name"), "flush_result: db_name")
             target = cls.from_flush_result(result, rpc_timeout=rpc_timeout)  # type: ignore[arg-type]
             if db_name:
-                target.db_name = validate_optional_name(db_name, "db_name")
+                target.db_name = validate_db_name(db_name, "db_name")
             return target
         entry = {
             "segment_ids": parse_rendered_literal(segment_ids),
             "collection_name": collection_name,
             "flush_ts": parse_rendered_literal(flush_ts),
         }
-        return cls([entry], db_name=validate_optional_name(db_name, "db_name"), rpc_timeout=rpc_timeout, where="")
+        return cls([entry], db_name=validate_db_name(db_name, "db_name"), rpc_timeout=rpc_timeout, where="")
 
     @property
     def description(self) -> str:
@@ -494,7 +494,7 @@ class IndexStateTarget(WaitTarget):
         names = parse_rendered_literal(index_name)
         index_names = validate_collection_names(names, "index_name") if names not in (None, "", []) else []
         field = validate_name(field_name, "field_name") if field_name not in (None, "") else None
-        db = validate_optional_name(db_name, "db_name")
+        db = validate_db_name(db_name, "db_name")
         return cls(collection, index_names, field, db_name=db, rpc_timeout=rpc_timeout)
 
     @property

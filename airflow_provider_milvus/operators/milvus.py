@@ -53,6 +53,7 @@ from airflow_provider_milvus.validation import (
     parse_rendered_literal,
     validate_collection_names,
     validate_count,
+    validate_db_name,
     validate_import_options,
     validate_name,
     validate_optional_name,
@@ -185,7 +186,7 @@ class MilvusFlushOperator(_MilvusWaitingOperator):
 
     def execute(self, context: Context) -> FlushResult:
         names = validate_collection_names(parse_rendered_literal(self.collection_names))
-        db_name = validate_optional_name(self.db_name, "db_name")
+        db_name = validate_db_name(self.db_name, "db_name")
         # Flushing twice is harmless, so any transient error is retried.
         result = self._send(
             f"Milvus to accept the Flush of {names}",
@@ -304,7 +305,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         collection = validate_name(self.collection_name, "collection_name")
         files = self.hook.import_file_keys(parse_rendered_literal(self.files))
         options = validate_import_options(parse_rendered_literal(self.options))
-        db_name = validate_optional_name(self.db_name, "db_name")
+        db_name = validate_db_name(self.db_name, "db_name")
         partition_name = validate_optional_name(self.partition_name, "partition_name")
         request: ImportRequest = {
             "db_name": db_name or "",
@@ -912,7 +913,7 @@ class MilvusAliasOperator(MilvusHookMixin, BaseOperator):
         name = validate_name(self.collection_name, "collection_name")
         if alias == name:
             raise MilvusConfigError(f"alias {alias!r} is the collection_name itself; give the alias another name")
-        db, timeout = validate_optional_name(self.db_name, "db_name"), self.rpc_timeout
+        db, timeout = validate_db_name(self.db_name, "db_name"), self.rpc_timeout
         previous = self.hook.describe_alias(alias, db, timeout)
         # (HasCollection answers True for an alias too: only a name that is no alias is a collection.)
         if previous is None and self.hook.has_collection(alias, db, timeout):

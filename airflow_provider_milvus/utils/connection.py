@@ -23,7 +23,7 @@ from pymilvus.grpc_gen import milvus_pb2_grpc
 
 from airflow_provider_milvus import DEFAULT_PORT
 from airflow_provider_milvus.exceptions import MilvusConfigError
-from airflow_provider_milvus.validation import MAX_SECONDS
+from airflow_provider_milvus.validation import MAX_SECONDS, validate_db_name
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -242,6 +242,10 @@ class MilvusConnectionSettings:
         db_name = extra.get("db_name") or conn.schema or ""
         if not isinstance(db_name, str):
             raise MilvusConfigError(f"{where}: db_name must be a string, got {db_name!r}")
+        try:
+            validate_db_name(db_name)
+        except MilvusConfigError as err:
+            raise MilvusConfigError(f"{where}: {err}") from None
         return cls(
             conn_id=conn_id,
             address=f"{host}:{port}",

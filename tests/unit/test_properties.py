@@ -240,7 +240,9 @@ def check_settings(settings: MilvusConnectionSettings, host: str, port: Any, log
     assert settings.user == (login or "") and settings.password == (password or "")
     assert settings.timeout is None or (math.isfinite(settings.timeout) and settings.timeout > 0)
     # Everything made from the settings works, the secrets in it never shown.
-    settings.metadata()
+    # gRPC sends the metadata as headers: printable ASCII only ("Invalid metadata" otherwise).
+    for _, value in settings.metadata():
+        assert all(" " <= c <= "~" for c in value), f"metadata {value!r} is no header value"
     settings.metadata("db")
     settings.client_kwargs()
     settings.channel_options()
@@ -300,6 +302,9 @@ def check_settings(settings: MilvusConnectionSettings, host: str, port: Any, log
 )
 @example(host=("h", None), port=None, schema=None, login=None, password=None, extra=("1" * 4301, None)).via(
     "an extra of 4301 digits: ValueError from Airflow's JSON parsing"
+)
+@example(host=("h", None), port=None, schema="données", login=None, password=None, extra=(None, None)).via(
+    "a database name that is no header value: every call fails with gRPC's Invalid metadata"
 )
 def test_connection_fields_parse_or_name_the_field(host, port, schema, login, password, extra):
     from airflow.providers.common.compat.sdk import Connection
@@ -913,6 +918,8 @@ def run_until_milvus(op: Any) -> None:
 @given(inputs=operator_inputs())
 @example(inputs=("alias", "collection_name", ["a", "b"])).via("a list as collection_name: 'b' dropped")
 @example(inputs=("check", "expected_count", "²")).via("a superscript digit: bare ValueError from int()")
+@example(inputs=("flush", "db_name", 5)).via("a db_name that is no name, sent on as gRPC metadata")
+@example(inputs=("alias", "db_name", "données")).via("a db_name that is no header value: Invalid metadata")
 @example(inputs=("flush", "collection_names", ["c\ud800"])).via("a lone surrogate: UnicodeEncodeError in the request")
 def test_operators_check_rendered_inputs_before_any_rpc(inputs):
     """A templated input given as the data it renders to (native rendering, an XCom) or as its text."""
