@@ -59,7 +59,7 @@ def _whole_number(value: Any, maximum: int) -> int | None:
     return value
 
 
-def _encodable(text: str) -> bool:
+def is_sendable(text: str) -> bool:
     """Whether the text can be sent: a lone surrogate (from JSON's ``"\\ud800"``, or bytes of an
     environment variable that are not UTF-8) fails every request's encoding."""
     try:
@@ -78,7 +78,7 @@ def validate_collection_names(collection_names: Any, name: str = "collection_nam
     for item in names:
         if not isinstance(item, str) or not item.strip():
             raise MilvusConfigError(f"{name} must hold non-empty strings, got {item!r}")
-        if not _encodable(item):
+        if not is_sendable(item):
             raise MilvusConfigError(f"{name} must hold valid Unicode text (no lone surrogates), got {item!r}")
     return list(names)
 
@@ -155,7 +155,7 @@ def validate_import_files(files: Any, name: str = "files") -> list[str]:
     for path in files:
         if not isinstance(path, str) or not path.strip():
             raise MilvusConfigError(f"{name} must hold non-empty path strings, got {path!r}")
-        if not _encodable(path):
+        if not is_sendable(path):
             raise MilvusConfigError(f"{name} must hold valid Unicode text (no lone surrogates), got {path!r}")
     # Every Milvus version takes the files of one import as one group: one data file, or a set of
     # NumPy files (one per field).
@@ -181,7 +181,7 @@ def validate_import_options(options: Any, name: str = "options", *, two_phase: b
             value = str(value).lower()
         elif not isinstance(value, (str, int, float)):
             raise MilvusConfigError(f"{name}[{key!r}] must be a string or a number, got {value!r}")
-        if not _encodable(key) or not _encodable(str(value)):
+        if not is_sendable(key) or not is_sendable(str(value)):
             raise MilvusConfigError(f"{name}[{key!r}] must be valid Unicode text (no lone surrogates), got {value!r}")
         as_strings[key] = str(value)
     if not two_phase and as_strings.get("auto_commit", "true").strip().lower() in ("false", "0", "no", "off"):

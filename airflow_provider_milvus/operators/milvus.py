@@ -49,6 +49,7 @@ from airflow_provider_milvus.utils.mixins import (
     event_result,
 )
 from airflow_provider_milvus.validation import (
+    is_sendable,
     is_template,
     parse_rendered_literal,
     validate_collection_names,
@@ -1035,8 +1036,10 @@ class MilvusCollectionCheckOperator(MilvusHookMixin, BaseOperator):
 
     def execute(self, context: Context) -> CollectionCheckResult:
         name = validate_name(self.collection_name, "collection_name")
-        if not isinstance(self.filter, str):
-            raise MilvusConfigError(f"filter must be a Milvus filter expression (a string), got {self.filter!r}")
+        if not isinstance(self.filter, str) or not is_sendable(self.filter):
+            raise MilvusConfigError(
+                f"filter must be a Milvus filter expression (a string of valid Unicode), got {self.filter!r}"
+            )
         expected_count = validate_count(self.expected_count, "expected_count")
         min_count = validate_count(self.min_count, "min_count")
         imported = self._imported_rows()

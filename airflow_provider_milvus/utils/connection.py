@@ -23,7 +23,7 @@ from pymilvus.grpc_gen import milvus_pb2_grpc
 
 from airflow_provider_milvus import DEFAULT_PORT
 from airflow_provider_milvus.exceptions import MilvusConfigError
-from airflow_provider_milvus.validation import MAX_SECONDS, validate_db_name
+from airflow_provider_milvus.validation import MAX_SECONDS, is_sendable, validate_db_name
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -59,14 +59,6 @@ def _redacted(text: str, host: str) -> str:
     """The text with the host's user info, which may hold a password, left out."""
     userinfo = _userinfo(host)
     return text.replace(userinfo, "***") if userinfo else text
-
-
-def _sendable(value: str) -> bool:
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _host_for_address(host: str, where: str, shown: str | None = None) -> str:
@@ -159,9 +151,9 @@ class MilvusConnectionSettings:
         shown = _redacted(conn.host or "", conn.host or "")
         # Never shown: they are secrets, or may hold some.
         for name, value in (("login", conn.login), ("password", conn.password), ("token", extra.get("token"))):
-            if isinstance(value, str) and not _sendable(value):
+            if isinstance(value, str) and not is_sendable(value):
                 raise MilvusConfigError(f"{where}: {name} holds text that is not valid Unicode (a lone surrogate)")
-        if not _sendable(host):
+        if not is_sendable(host):
             raise MilvusConfigError(f"{where}: host {shown!r} holds text that is not valid Unicode (a lone surrogate)")
 
         scheme = ""

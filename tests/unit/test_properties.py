@@ -918,6 +918,7 @@ def run_until_milvus(op: Any) -> None:
 @given(inputs=operator_inputs())
 @example(inputs=("alias", "collection_name", ["a", "b"])).via("a list as collection_name: 'b' dropped")
 @example(inputs=("check", "expected_count", "²")).via("a superscript digit: bare ValueError from int()")
+@example(inputs=("check", "filter", "id > \ud800")).via("a lone surrogate: UnicodeEncodeError in the query")
 @example(inputs=("flush", "db_name", 5)).via("a db_name that is no name, sent on as gRPC metadata")
 @example(inputs=("alias", "db_name", "données")).via("a db_name that is no header value: Invalid metadata")
 @example(inputs=("flush", "collection_names", ["c\ud800"])).via("a lone surrogate: UnicodeEncodeError in the request")
