@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -445,7 +445,11 @@ class MilvusBulkWriteOperator(MilvusHookMixin, BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Context) -> list[list[str]]:
-        collection = validate_collection_names(self.collection_name, "collection_name")[0]
+        collection = validate_name(self.collection_name, "collection_name")
+        # Rows given as data are checked now, before any request; a source file is read against the schema.
+        rows: Iterable[dict[str, Any]] | None = (
+            rows_from(parse_rendered_literal(self.data)) if self.source is None else None
+        )
         remote_path = str(self.remote_path or "").strip("/")
         if not remote_path or remote_path.startswith(".") or "//" in remote_path:
             raise MilvusConfigError(f"remote_path must be a key prefix like 'bulk_imports', got {self.remote_path!r}")
@@ -469,8 +473,8 @@ class MilvusBulkWriteOperator(MilvusHookMixin, BaseOperator):
             *([str(ti.map_index)] if ti.map_index is not None and ti.map_index >= 0 else []),
         ]
         prefix = "/".join([remote_path, *(safe_path_part(str(part)) for part in parts)])
-        data = parse_rendered_literal(self.data)
-        rows = rows_from(data) if self.source is None else rows_from_file(self.source, schema)
+        if rows is None:
+            rows = rows_from_file(self.source, schema)
         groups = write_import_files(
             schema,
             rows,
