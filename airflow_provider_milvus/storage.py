@@ -63,7 +63,10 @@ def _import_key(file: Any, settings: MilvusConnectionSettings, name: str) -> Any
     if not isinstance(file, str) or not file.strip():
         return file  # validate_import_files names it
     if "://" in file:
-        parts = urlsplit(file)
+        try:
+            parts = urlsplit(file)
+        except ValueError:  # e.g. an IPv6 literal with unbalanced brackets
+            raise MilvusConfigError(f"{name}: {file!r} is not a valid URI") from None
         scheme = parts.scheme.lower()
         if scheme == "file":
             file = parts.path

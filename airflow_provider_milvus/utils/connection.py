@@ -95,7 +95,10 @@ def _storage_fields(extra: dict[str, Any], where: str) -> dict[str, str]:
         raise MilvusConfigError(f"{where}: bucket_name must be a bucket's name, without a scheme or a path")
     endpoint = fields["storage_endpoint"]
     if endpoint:
-        parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+        try:
+            parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+        except ValueError:  # e.g. an IPv6 literal with unbalanced brackets
+            raise MilvusConfigError(f"{where}: storage_endpoint must be a URL like http://minio:9000") from None
         try:
             parts.port  # noqa: B018 (raises on a port that is not a number)
         except ValueError:
@@ -337,6 +340,10 @@ class MilvusConnectionSettings:
         )
 
 
+# Extras that are secrets, or may hold some.
+_SECRET_EXTRAS = ("token", "storage_access_key", "storage_secret_key")
+
+
 def _env_secrets(value: str) -> list[str]:
     """What a connection's environment variable may hold secret, as it appears in the variable:
     a URI's user info and query (its extras), or a JSON form's password, token and host user info."""
@@ -356,9 +363,12 @@ def _env_secrets(value: str) -> list[str]:
             extra = json.loads(extra)
         except ValueError:
             extra = None
-    token = extra.get("token", extra.get("extra__milvus__token")) if isinstance(extra, dict) else None
-    host = conn.get("host")
-    found = [conn.get("password"), token, _userinfo(host) if isinstance(host, str) else None]
+    extras = extra if isinstance(extra, dict) else {}
+    found = [
+        conn.get("password"),
+        *(extras.get(key, extras.get(f"extra__milvus__{key}")) for key in _SECRET_EXTRAS),
+        _userinfo(conn["host"]) if isinstance(conn.get("host"), str) else None,
+    ]
     # As the message may show them: as they are, as JSON writes them, and as Python's repr does.
     return [form for secret in found if isinstance(secret, str) and secret for form in _forms(secret)]
 
