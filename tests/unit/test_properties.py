@@ -29,6 +29,7 @@ from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.operators.milvus import (
     MilvusAliasOperator,
     MilvusBulkInsertOperator,
+    MilvusBulkWriteOperator,
     MilvusCollectionCheckOperator,
     MilvusCreateCollectionOperator,
     MilvusCreateIndexOperator,
@@ -43,6 +44,7 @@ from airflow_provider_milvus.sensors.milvus import (
     MilvusImportStateSensor,
     MilvusIndexStateSensor,
 )
+from airflow_provider_milvus.storage import import_file_keys
 from airflow_provider_milvus.triggers.milvus import (
     MilvusFlushStateTrigger,
     MilvusImportStateTrigger,
@@ -73,9 +75,14 @@ class ReachedMilvus(Exception):
 
 
 class NoMilvus:
-    """A hook that answers only what needs no server (the data type names); anything else is an RPC."""
+    """A hook that answers only what needs no server (the data type names, import files as keys of
+    a server with local storage); anything else is an RPC."""
 
     data_types = staticmethod(MilvusHook.data_types)
+    settings = MilvusConnectionSettings(conn_id="props", address="h:19530", secure=False)
+
+    def import_file_keys(self, files: Any) -> list[str]:
+        return import_file_keys(files, self.settings)
 
     def __getattr__(self, name: str) -> Any:
         raise ReachedMilvus(name)
@@ -195,7 +202,16 @@ def extras(draw) -> tuple[str | None, str | None]:
     if kind == "json":
         return json.dumps(draw(json_values)), None
     token = draw(st.none() | secrets)
+    storage_key = draw(st.none() | secrets)
     values = {
+        "bucket_name": st.one_of(names, st.sampled_from(["a/b", "s3://b", ""]), json_values),
+        "storage_endpoint": st.one_of(
+            st.sampled_from(["http://minio:9000", "minio:9000", "https://s3.example.com", "ftp://x", "http://[::1"]),
+            hosts().map(lambda h: h[0]),
+            json_values,
+        ),
+        "storage_access_key": st.one_of(names, json_values),
+        "storage_secret_key": st.just(storage_key) if storage_key is not None else json_values,
         "token": st.just(token) if token is not None else json_values,
         "db_name": st.one_of(names, json_values),
         "secure": st.one_of(st.booleans(), st.sampled_from(["true", "false", "yes", "off", "", "maybe"]), json_values),
@@ -210,10 +226,16 @@ def extras(draw) -> tuple[str | None, str | None]:
         extra = {f"extra__milvus__{key}": value for key, value in extra.items()}
     if "token" not in extra and "extra__milvus__token" not in extra:
         token = None
+    if token is None and storage_key is not None and any(key.endswith("storage_secret_key") for key in extra):
+        token = storage_key  # the secret to look for
     return json.dumps(extra), token
 
 
-CONNECTION_FIELDS = ("host", "port", "extra", "timeout", "secure", "db_name", "login", "password", "token", *TLS_FIELDS)
+STORAGE_FIELDS = ("bucket_name", "storage_endpoint", "storage_access_key", "storage_secret_key")
+CONNECTION_FIELDS = (
+    "host", "port", "extra", "timeout", "secure", "db_name", "login", "password", "token", *TLS_FIELDS,
+    *STORAGE_FIELDS,
+)  # fmt: skip
 
 
 def secret_values(password: Any, uri_password: str | None, token: Any) -> list[str]:
@@ -306,6 +328,14 @@ def check_settings(settings: MilvusConnectionSettings, host: str, port: Any, log
 @example(host=("h", None), port=None, schema="données", login=None, password=None, extra=(None, None)).via(
     "a database name that is no header value: every call fails with gRPC's Invalid metadata"
 )
+@example(
+    host=("h", None),
+    port=None,
+    schema=None,
+    login=None,
+    password=None,
+    extra=(json.dumps({"storage_endpoint": "http://[::1"}), None),
+).via("a storage endpoint urlsplit cannot read: bare ValueError")
 def test_connection_fields_parse_or_name_the_field(host, port, schema, login, password, extra):
     from airflow.providers.common.compat.sdk import Connection
 
@@ -511,6 +541,31 @@ def test_import_files_are_kept_or_named(files):
         assert result == list(files) and all(isinstance(p, str) and p.strip() for p in result)
         for path in result:
             path.encode()  # sendable
+
+
+s3_uris = st.builds(
+    lambda scheme, bucket, key: f"{scheme}://{bucket}/{key}",
+    st.sampled_from(["s3", "S3", "s3a", "gs", "file", "http"]),
+    st.one_of(st.just("milvus-bucket"), names, any_text),
+    st.one_of(names.map(lambda n: f"imports/{n}.parquet"), st.just(""), any_text),
+)
+
+
+@given(
+    files=st.one_of(rendered, st.lists(st.one_of(paths, s3_uris, st.sampled_from(["s3://[bad", "s3://"])), max_size=3)),
+    bucket=st.sampled_from(["", "milvus-bucket"]),
+)
+@example(files=["s3://[bad/key.parquet"], bucket="milvus-bucket").via("urlsplit's bare ValueError")
+def test_import_files_become_keys_of_the_bucket_or_are_named(files, bucket):
+    settings = MilvusConnectionSettings(conn_id="props", address="h:19530", secure=False, bucket_name=bucket)
+    with outcome("files") as refused:
+        keys = import_file_keys(files, settings)
+    if not refused:
+        assert len(keys) == len(files) and all(isinstance(k, str) and k.strip() for k in keys)
+        for key in keys:
+            key.encode()
+            if bucket:  # keys in the bucket, from its root
+                assert "://" not in key and not key.startswith("/")
 
 
 option_values = st.one_of(texts, numbers, st.booleans(), st.none(), python_values)
@@ -863,6 +918,11 @@ OPERATORS: dict[str, tuple[type, dict[str, Any], tuple[str, ...]]] = {
         MilvusBulkInsertOperator,
         {"collection_name": "c", "files": ["/d/a.json"], "options": None, "partition_name": None, "db_name": None},
         ("collection_name", "files", "options", "partition_name", "db_name"),
+    ),
+    "bulk_write": (
+        MilvusBulkWriteOperator,
+        {"collection_name": "c", "data": [{"id": 1}], "remote_path": "bulk_imports", "local_path": "/srv/imports"},
+        ("collection_name", "data", "remote_path"),
     ),
     "create_collection": (
         MilvusCreateCollectionOperator,
