@@ -517,10 +517,15 @@ class IndexStateTarget(WaitTarget):
         return [index for answer in answers for index in answer]
 
     def check(self, indexes: list[IndexState]) -> Check:
+        # Milvus's proxy does not pass field_name on (internal/proxy/task_index.go): it answers
+        # every index of the collection, so those of other fields are left out here.
+        if self.field_name:
+            indexes = [i for i in indexes if i["field_name"] == self.field_name]
         # Milvus answers an unknown index name with an error (code 700); an answer without it is odd, not "done".
         missing = [name for name in self.index_names if name not in {i["index_name"] for i in indexes}]
         if missing or not indexes:
-            return Check(Outcome.FAILED, result=indexes, message=f"no such index: {', '.join(missing) or 'none'}")
+            which = ", ".join(missing) or (f"none of field {self.field_name!r}" if self.field_name else "none")
+            return Check(Outcome.FAILED, result=indexes, message=f"no such index: {which}")
         if self.index_names:
             indexes = [i for i in indexes if i["index_name"] in self.index_names]
         progress = ", ".join(

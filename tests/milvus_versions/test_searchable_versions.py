@@ -210,6 +210,22 @@ def test_missing_index_or_collection_ends_the_wait_with_milvus_code(proxy, colle
     assert len(proxy.sent("DescribeIndex")) == asked + 1  # once: not retried
 
 
+def test_field_name_waits_for_that_field_only(proxy):
+    """The proxy never passes field_name on: Milvus answers every index of the collection."""
+    title = index("title_idx", field_name="title", total=1000, indexed=0, pending=1000, state="Failed", reason="x;")
+    proxy.add_collection("docs", [index(indexed=500, pending=500), BUILT], title)
+    task = sensor(field_name="vector")
+    assert task.poke(context()) is False
+    done = task.poke(context())
+    assert [i["index_name"] for i in done.xcom_value] == ["vector"]
+    assert {r.field_name for r in proxy.sent("DescribeIndex")} == {"vector"}
+    event = run_trigger(index_trigger(field_name="vector"))
+    assert event["status"] == "success" and [i["field_name"] for i in event["indexes"]] == ["vector"]
+    # A field without an index is named as such, not waited on.
+    with pytest.raises(MilvusWaitFailed, match="no such index: none of field 'id'"):
+        sensor(field_name="id").poke(context())
+
+
 # --- MilvusCreateIndexOperator ---------------------------------------------------------------------
 
 

@@ -225,6 +225,17 @@ def test_index_wait_covers_every_named_index():
     assert missing.outcome is Outcome.FAILED and "no such index: b" in missing.message
 
 
+def test_index_wait_of_a_field_leaves_the_other_fields_out():
+    """Milvus answers every index of the collection, whatever field_name asks for."""
+    other = {**_index("t_idx", state="Failed", reason="x"), "field_name": "t"}
+    target = IndexStateTarget("c", field_name="v")
+    done = target.check([_index(), other])
+    assert done.outcome is Outcome.DONE and [i["index_name"] for i in done.result] == ["v_idx"]
+    assert target.check([_index(indexed=1), other]).outcome is Outcome.WAITING
+    none = IndexStateTarget("c", field_name="t2").check([_index(), other])
+    assert none.outcome is Outcome.FAILED and "no such index: none of field 't2'" in none.message
+
+
 @pytest.mark.parametrize(
     ("refresh", "progress", "outcome"),
     [
