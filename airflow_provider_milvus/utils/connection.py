@@ -274,11 +274,13 @@ class MilvusConnectionSettings:
     def secrets(self) -> list[str]:
         """Every secret value these settings hold, in every form they are sent in (gRPC metadata in
         base64, the REST API's ``Authorization: Bearer`` as it is), and the object-storage keys."""
+        # A user name without a password is no secret ("alice:" says only who), so the combined
+        # forms count only when they carry a password or a token.
+        combined = (self.bearer, self.authorization) if self.password or self.token else ()
         values = (
             self.password,
             self.token,
-            self.bearer,
-            self.authorization,
+            *combined,
             self.storage_access_key,
             self.storage_secret_key,
         )

@@ -11,12 +11,16 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from harness.processes import free_port
 from tests.e2e.helpers import ROOT
 
 DEMO_TIMEOUT = 900
 
 
+# The demo's own deadline, its stop, and the session's Milvus stopped after the last test.
+@pytest.mark.timeout(DEMO_TIMEOUT + 300)
 def test_s3_demo_writes_imports_waits_and_searches(tmp_path):
     demo = subprocess.Popen(
         [sys.executable, "-m", "demo", "--s3", "--api-port", str(free_port()), "--work-dir", str(tmp_path / "demo")],
