@@ -418,7 +418,11 @@ class MilvusHook(MilvusBaseHook):
         client = self.get_conn()
         params = client.prepare_index_params()
         params.add_index(**index)
-        self._client_call("CreateIndex", lambda: client.create_index(collection_name, params, timeout=timeout))
+        # sync=False: pymilvus would otherwise wait for the build inside (holding a worker that means to
+        # defer, and turning a failed build into a retryable error); the index wait does that.
+        self._client_call(
+            "CreateIndex", lambda: client.create_index(collection_name, params, timeout=timeout, sync=False)
+        )
 
     def describe_index_params(self, collection_name: str, timeout: float | None = None) -> list[dict[str, Any]]:
         """How the collection's indexes were made: ``[{"index_name", "field_name", "index_type",

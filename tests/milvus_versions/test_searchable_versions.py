@@ -266,11 +266,6 @@ def test_create_index_keeps_an_existing_index(proxy):
     assert not proxy.sent("CreateIndex")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hooks/milvus.py create_index lets pymilvus wait for the build: a Failed build comes back "
-    "as MilvusException code 1, which the provider reads as transient and resends until submit_timeout",
-)
 def test_create_index_fails_at_once_with_the_build_failure(proxy):
     proxy.add_collection("docs")
     proxy.to_create["vector"] = [index(total=3000, indexed=0, pending=3000, state="Failed", reason=FAIL_REASON)]
@@ -279,12 +274,6 @@ def test_create_index_fails_at_once_with_the_build_failure(proxy):
     assert len(proxy.sent("CreateIndex")) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hooks/milvus.py create_index lets pymilvus wait for the build: the worker waits there "
-    "until the state reads Finished (without end for a build that takes long, rpc_timeout None) "
-    "before the operator can defer",
-)
 def test_deferrable_create_index_defers_while_the_index_builds(proxy):
     proxy.add_collection("docs")
     building = index(total=3000, indexed=0, pending=3000, state="InProgress")
