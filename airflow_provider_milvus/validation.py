@@ -189,7 +189,7 @@ def validate_import_options(options: Any, name: str = "options", *, two_phase: b
         # waiting for its commit as ImportFailed (Milvus 3.x, internal/proxy/impl.go).
         raise MilvusConfigError(
             f"{name}: auto_commit=false is not supported: Milvus reports an uncommitted import as failed through "
-            "this API; leave auto_commit out"
+            "this API; leave auto_commit out, or import over REST (api='rest', Milvus 3.0) to commit it"
         )
     return as_strings
 

@@ -31,6 +31,7 @@ from airflow_provider_milvus.triggers.milvus import (
 )
 from airflow_provider_milvus.types import (
     IMPORT_COMPLETED,
+    REST_UNCOMMITTED,
     AliasResult,
     CollectionCheckResult,
     CreateCollectionResult,
@@ -47,6 +48,15 @@ from airflow_provider_milvus.utils.mixins import (
     MilvusHookMixin,
     default_deferrable,
     event_result,
+)
+from airflow_provider_milvus.utils.rest_import import (
+    IMPORT_API_CHOICES,
+    ImportApi,
+    RestImportRecord,
+    abort_quietly,
+    auto_commit_off,
+    resolve_import_api,
+    rest_transport,
 )
 from airflow_provider_milvus.validation import (
     is_sendable,
@@ -67,6 +77,7 @@ from airflow_provider_milvus.wait import (
     IndexStateTarget,
     LoadTarget,
     RequestTarget,
+    RestImportStateTarget,
     WaitTarget,
     deadline_after,
     wait_sync,
@@ -274,10 +285,25 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         import reached Milvus: ``"fail"`` (the default: fail saying so, since importing again could
         load the rows twice) or ``"import_anew"`` (import again; for collections that deduplicate,
         or data loaded into a fresh collection per run).
+    :param api: ``"grpc"`` (Milvus's Import RPC), ``"rest"`` (the REST Import V2 API of Milvus 2.4+
+        and Zilliz Cloud; its job ID, a string, is returned) or ``"auto"`` (the default: REST for a
+        Zilliz Cloud endpoint or REST-only options, gRPC otherwise). See docs/operators/bulk-insert.md.
+    :param object_urls: Zilliz Cloud: object URLs to import (REST only; templated).
+    :param volume_name: Zilliz Cloud: the volume ``data_paths`` are in (REST only; templated).
+    :param data_paths: Zilliz Cloud: paths in ``volume_name`` (REST only; templated).
     :param milvus_conn_id: Airflow connection of type ``milvus``.
     """
 
-    template_fields: Sequence[str] = ("collection_name", "files", "partition_name", "db_name", "options")
+    template_fields: Sequence[str] = (
+        "collection_name",
+        "files",
+        "partition_name",
+        "db_name",
+        "options",
+        "object_urls",
+        "volume_name",
+        "data_paths",
+    )
 
     def __init__(
         self,
@@ -288,9 +314,19 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         db_name: str | None = None,
         options: dict[str, str] | None = None,
         on_unknown_import: OnUnknownImport = "fail",
+        api: ImportApi = "auto",
+        object_urls: list[str] | str | None = None,
+        volume_name: str | None = None,
+        data_paths: list[str] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if api not in IMPORT_API_CHOICES:
+            raise MilvusConfigError(f"api must be one of {list(IMPORT_API_CHOICES)}, got {api!r}")
+        self.api = api
+        self.object_urls = object_urls
+        self.volume_name = volume_name
+        self.data_paths = data_paths
         if on_unknown_import not in ON_UNKNOWN_IMPORT_CHOICES:
             raise MilvusConfigError(
                 f"on_unknown_import must be one of {list(ON_UNKNOWN_IMPORT_CHOICES)}, got {on_unknown_import!r}"
@@ -302,8 +338,23 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         self.options = options
         self.on_unknown_import = on_unknown_import
 
-    def execute(self, context: Context) -> int:
+    def execute(self, context: Context) -> int | str:
         collection = validate_name(self.collection_name, "collection_name")
+        raw_options = validate_import_options(parse_rendered_literal(self.options), two_phase=True)
+        object_urls = parse_rendered_literal(self.object_urls)
+        data_paths = parse_rendered_literal(self.data_paths)
+        rest_only = [
+            name
+            for name, given in (
+                ("object_urls", object_urls),
+                ("volume_name", self.volume_name),
+                ("data_paths", data_paths),
+                ("auto_commit=false", auto_commit_off(raw_options)),
+            )
+            if given
+        ]
+        if resolve_import_api(self.api, self.hook.settings.address, rest_only=rest_only) == "rest":
+            return self._execute_rest(context, collection, raw_options, object_urls, data_paths)
         files = self.hook.import_file_keys(parse_rendered_literal(self.files))
         options = validate_import_options(parse_rendered_literal(self.options))
         db_name = validate_db_name(self.db_name, "db_name")
@@ -357,6 +408,97 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
             context["ti"].xcom_push(key="import_state", value=err.result)
             raise
         return self._completed(context, task_id, state)
+
+    def _execute_rest(
+        self,
+        context: Context,
+        collection: str,
+        options: dict[str, str],
+        object_urls: Any,
+        data_paths: Any,
+    ) -> str:
+        """The import over REST: create (or reconnect to the recorded job), wait, commit a two-phase job."""
+        if self.deferrable:
+            raise MilvusConfigError("a REST import waits in the worker: set deferrable=False")
+        files = self.hook.import_file_keys(parse_rendered_literal(self.files)) if self.files else None
+        rest = rest_transport(self.hook)
+        two_phase = auto_commit_off(options)
+        db_name = self.db_name or None
+        request = {
+            "db_name": self.db_name or "",
+            "collection": collection,
+            "partition": self.partition_name or "",
+            "files": files or object_urls or data_paths,
+            "volume_name": self.volume_name or "",
+            "options": options,
+        }
+        record = RestImportRecord(context, request)
+        job_id = record.job_id()
+        if job_id is not None:
+            self.log.info("Reconnecting to import job %s, started by an earlier try", job_id)
+        else:
+            job_id = self._send(
+                f"Milvus to accept the REST import into {collection!r}",
+                lambda: rest.create_import(
+                    collection,
+                    files,
+                    partition_name=self.partition_name or None,
+                    db_name=db_name,
+                    options=options,
+                    object_urls=object_urls,
+                    volume_name=self.volume_name or "",
+                    data_paths=data_paths,
+                    timeout=self.rpc_timeout,
+                ),
+                idempotent=False,
+            )
+            record.save(job_id)
+            self.log.info("Started import job %s into %r", job_id, collection)
+        if not self.wait_for_completion and not two_phase:
+            self._report_to_outlets(context, [collection], {"import_task_id": job_id})
+            return job_id
+        deadline = deadline_after(self.wait_timeout)
+        try:
+            job = wait_sync(
+                self.hook,
+                RestImportStateTarget(job_id, db_name, self.rpc_timeout, until_uncommitted=two_phase),
+                poll_interval=self.poll_interval,
+                deadline=deadline,
+                logger=self.log,
+            )
+            if two_phase and job["rest_state"] == REST_UNCOMMITTED:
+                try:
+                    rest.commit_import(job_id, db_name=db_name, timeout=self.rpc_timeout)
+                except MilvusError as err:
+                    raise err.with_context(f"import job {job_id}: commit failed, the job is aborted") from err
+                self.log.info("Committed import job %s", job_id)
+                job = wait_sync(
+                    self.hook,
+                    RestImportStateTarget(job_id, db_name, self.rpc_timeout),
+                    poll_interval=self.poll_interval,
+                    deadline=deadline,
+                    logger=self.log,
+                )
+        except MilvusWaitFailed as err:
+            context["ti"].xcom_push(key="import_state", value=err.result)
+            raise
+        except BaseException:
+            if two_phase:
+                abort_quietly(rest, job_id, db_name, self.log)
+            raise
+        context["ti"].xcom_push(key="import_state", value=job)
+        self.log.info(
+            "Import job %s: %s, %s/%s rows; files: %s",
+            job_id,
+            job["rest_state"],
+            job["imported_rows"],
+            job["total_rows"],
+            [(f["file_name"], f["progress"]) for f in job["details"]],
+        )
+        self._report_to_outlets(
+            context, [collection], {"import_task_id": job_id, "state": IMPORT_COMPLETED, "rows": job["imported_rows"]}
+        )
+        return job_id
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> int:
         try:

@@ -1,0 +1,148 @@
+"""The bulk-insert operator over REST (api="rest" or a Zilliz Cloud endpoint), against the fake
+server of rest_server.py (which cites handler_v2.go and Zilliz Cloud's docs for each answer)."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_milvus import wait
+from airflow_provider_milvus.exceptions import (
+    MilvusAuthenticationError,
+    MilvusConfigError,
+    MilvusError,
+    MilvusWaitFailed,
+)
+from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator
+from airflow_provider_milvus.utils.rest_import import resolve_import_api
+
+from ..task_context import TaskStore, context
+from .rest_server import MilvusRest, RestServer, failed, two_phase
+
+BEARER = "root:Milvus"
+FILE = "imports/part-0.parquet"
+
+
+@pytest.fixture(autouse=True)
+def fast(monkeypatch):
+    monkeypatch.setattr(wait, "RETRY_BASE_SECONDS", 0.01)
+
+
+def serve(monkeypatch, milvus: MilvusRest, credentials: str = BEARER) -> RestServer:
+    server = RestServer(milvus)
+    monkeypatch.setenv("AIRFLOW_CONN_MILVUS_REST", f"milvus://{credentials}@127.0.0.1:{server.port}/db1")
+    return server
+
+
+def operator(**kwargs: object) -> MilvusBulkInsertOperator:
+    defaults: dict[str, object] = {
+        "task_id": "import",
+        "milvus_conn_id": "milvus_rest",
+        "collection_name": "docs",
+        "files": [FILE],
+        "api": "rest",
+        "wait_for_completion": True,
+        "poll_interval": 0.01,
+        "wait_timeout": 30,
+    }
+    return MilvusBulkInsertOperator(**{**defaults, **kwargs})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("version", ["2.5", "2.6", "3.0"])
+def test_rest_import_completes_with_per_file_progress_in_xcom(monkeypatch, version):
+    milvus = MilvusRest(version=version, bearer=BEARER)
+    with serve(monkeypatch, milvus):
+        ctx = context()
+        job_id = operator().execute(ctx)
+    assert isinstance(job_id, str) and job_id in milvus.jobs
+    state = ctx["ti"].pushed["import_state"]
+    assert state["state"] == "ImportCompleted" and state["rest_state"] == "Completed"
+    assert state["imported_rows"] == 1000 and state["total_rows"] == 1000
+    assert state["details"] and all(f["file_name"] for f in state["details"])
+    assert len(milvus.sent("create")) == 1
+
+
+def test_rest_import_failed_names_milvus_reason(monkeypatch):
+    milvus = MilvusRest(version="2.6", bearer=BEARER, next_import=failed("the field 'vector' is missing"))
+    with serve(monkeypatch, milvus), pytest.raises(MilvusWaitFailed, match="the field 'vector' is missing") as err:
+        ctx = context()
+        operator().execute(ctx)
+    assert ctx["ti"].pushed["import_state"]["state"] == "ImportFailed"
+    assert err.value.result["reason"]
+
+
+def test_rest_auth_failure_is_named(monkeypatch):
+    milvus = MilvusRest(version="2.6", bearer=BEARER)
+    with serve(monkeypatch, milvus, credentials="root:wrong"), pytest.raises(MilvusAuthenticationError):
+        operator().execute(context())
+    assert not milvus.jobs
+
+
+def test_rate_limited_create_is_sent_again_within_the_deadline(monkeypatch):
+    milvus = MilvusRest(version="2.6", bearer=BEARER, faults=["limiter"])
+    with serve(monkeypatch, milvus):
+        operator(submit_timeout=30).execute(context())
+    assert len(milvus.sent("create")) == 2 and len(milvus.jobs) == 1
+
+
+def test_unknown_recorded_job_is_named(monkeypatch):
+    milvus = MilvusRest(version="2.6", bearer=BEARER)
+    store = TaskStore()
+    with serve(monkeypatch, milvus):
+        op = operator()
+        op.execute(context(store=store))
+        milvus.jobs.clear()  # the server forgot the job (a restore, another cluster)
+        with pytest.raises(MilvusError, match="does not exist"):
+            op.execute(context(try_number=2, store=store))
+    assert len(milvus.sent("create")) == 1
+
+
+def test_two_phase_import_commits_then_completes(monkeypatch):
+    milvus = MilvusRest(version="3.0", bearer=BEARER, next_import=two_phase(1000))
+    with serve(monkeypatch, milvus):
+        ctx = context()
+        job_id = operator(options={"auto_commit": "false"}).execute(ctx)
+    assert [r.body["jobId"] for r in milvus.sent("commit")] == [job_id]
+    assert ctx["ti"].pushed["import_state"]["rest_state"] == "Completed"
+    assert not milvus.sent("abort")
+
+
+def test_uncommitted_job_whose_commit_fails_is_aborted_and_named(monkeypatch):
+    milvus = MilvusRest(version="3.0", bearer=BEARER, next_import=two_phase(1000), refuse_commit=True)
+    with serve(monkeypatch, milvus), pytest.raises(MilvusError, match="commit failed, the job is aborted"):
+        operator(options={"auto_commit": "false"}).execute(context())
+    assert len(milvus.sent("abort")) == 1
+
+
+def test_retry_with_the_store_reconnects_without_a_second_create(monkeypatch):
+    milvus = MilvusRest(version="2.6", bearer=BEARER)
+    store = TaskStore()
+    with serve(monkeypatch, milvus):
+        first = operator(wait_for_completion=False).execute(context(store=store))
+        again = operator().execute(context(try_number=2, store=store))
+    assert first == again and len(milvus.sent("create")) == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"api": "grpc", "object_urls": ["s3://bucket/a.parquet"], "files": None},
+        {"api": "grpc", "volume_name": "vol", "data_paths": ["a.parquet"], "files": None},
+        {"api": "grpc", "options": {"auto_commit": "false"}},
+        {"api": "rest", "object_urls": ["s3://bucket/a.parquet"], "files": None},  # self-hosted reads its bucket
+        {"api": "rest", "deferrable": True},
+    ],
+)
+def test_bad_input_is_named_before_any_request(monkeypatch, kwargs):
+    milvus = MilvusRest(version="2.6", bearer=BEARER)
+    with serve(monkeypatch, milvus), pytest.raises(MilvusConfigError):
+        operator(**kwargs).execute(context())
+    assert milvus.requests == []
+
+
+def test_auto_takes_rest_for_zilliz_cloud_and_rest_only_options_grpc_otherwise():
+    assert resolve_import_api("auto", "in01-abc.aws-us-west-2.vectordb.zillizcloud.com:19530", rest_only=[]) == "rest"
+    assert resolve_import_api("auto", "127.0.0.1:19530", rest_only=[]) == "grpc"
+    assert resolve_import_api("auto", "127.0.0.1:19530", rest_only=["object_urls"]) == "rest"
+    assert resolve_import_api("auto", "127.0.0.1:19530", rest_only=["auto_commit=false"]) == "grpc"
+    with pytest.raises(MilvusConfigError, match="api must be one of"):
+        resolve_import_api("http", "127.0.0.1:19530", rest_only=[])
