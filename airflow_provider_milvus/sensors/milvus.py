@@ -27,9 +27,17 @@ from airflow_provider_milvus.utils.mixins import (
     event_result,
     triggerer_input,
 )
-from airflow_provider_milvus.validation import validate_import_task_id, validate_positive, validate_sensor_seconds
+from airflow_provider_milvus.utils.rest_import import IMPORT_API_CHOICES, ImportApi, import_target, resolve_import_api
+from airflow_provider_milvus.validation import validate_positive, validate_sensor_seconds
 from airflow_provider_milvus.version_compat import TRIGGERER_RUNS_TASKS
-from airflow_provider_milvus.wait import FlushStateTarget, ImportStateTarget, IndexStateTarget, WaitTarget, poll_once
+from airflow_provider_milvus.wait import (
+    FlushStateTarget,
+    ImportStateTarget,
+    IndexStateTarget,
+    RestImportStateTarget,
+    WaitTarget,
+    poll_once,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -241,24 +249,46 @@ class MilvusImportStateSensor(MilvusWaitSensor):
     Fails at once, with Milvus's ``failed_reason``, if the import ends in ImportFailed or
     ImportFailedAndCleaned. Returns the final import state dict as its XCom.
 
-    :param import_task_id: The import task ID (templated), e.g. ``bulk_insert.output``.
+    :param import_task_id: The import task ID (templated), e.g. ``bulk_insert.output``: an int
+        for a gRPC import, the REST job ID (a string) for a REST one.
+    :param api: ``"grpc"``, ``"rest"`` or ``"auto"`` (the default: REST for a Zilliz Cloud
+        endpoint, gRPC otherwise; a sensor the scheduler starts in the triggerer takes gRPC under
+        ``"auto"``). As :class:`MilvusBulkInsertOperator`'s ``api``.
+    :param db_name: Database of a REST job; None uses the connection's (templated).
 
     And those of every Milvus sensor: ``milvus_conn_id``, ``rpc_timeout``, ``deferrable`` (see
     :class:`MilvusWaitSensor`), and Airflow's ``poke_interval``, ``timeout``, ``mode``, ``soft_fail``.
     """
 
-    template_fields: Sequence[str] = ("import_task_id",)
+    template_fields: Sequence[str] = ("import_task_id", "db_name")
     result_xcom = "return_value"
 
-    def __init__(self, *, import_task_id: int | str, **kwargs: Any) -> None:
+    def __init__(
+        self, *, import_task_id: int | str, api: ImportApi = "auto", db_name: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        if api not in IMPORT_API_CHOICES:
+            raise MilvusConfigError(f"api must be one of {list(IMPORT_API_CHOICES)}, got {api!r}")
         self.import_task_id = import_task_id
-        self._start_from_trigger(MilvusImportStateTrigger, {"import_task_id": import_task_id})
+        self.api = api
+        self.db_name = db_name
+        self._start_from_trigger(
+            MilvusImportStateTrigger,
+            {"import_task_id": import_task_id, "api": "rest" if api == "rest" else "grpc", "db_name": db_name},
+        )
 
-    def wait_target(self) -> ImportStateTarget:
-        return ImportStateTarget(validate_import_task_id(self.import_task_id), rpc_timeout=self.rpc_timeout)
+    def _api(self) -> str:
+        return resolve_import_api(self.api, self.hook.settings.address, rest_only=[])
 
-    def build_trigger(self, target: ImportStateTarget, deadline: str) -> MilvusImportStateTrigger:
+    def wait_target(self) -> WaitTarget:
+        return import_target(self._api(), self.import_task_id, db_name=self.db_name, rpc_timeout=self.rpc_timeout)
+
+    def build_trigger(self, target: WaitTarget, deadline: str) -> MilvusImportStateTrigger:
+        if isinstance(target, RestImportStateTarget):
+            return MilvusImportStateTrigger(
+                import_task_id=target.job_id, api="rest", db_name=target.db_name, **self._trigger_kwargs(deadline)
+            )
+        assert isinstance(target, ImportStateTarget)
         return MilvusImportStateTrigger(import_task_id=target.import_task_id, **self._trigger_kwargs(deadline))
 
     def xcom_value(self, result: Any) -> Any:
@@ -266,9 +296,11 @@ class MilvusImportStateSensor(MilvusWaitSensor):
         return result.get("import_state", result)
 
     def on_done(self, context: Context, value: Any) -> None:
-        self._report_to_outlets(
-            context, None, {"import_task_id": value["id"], "state": value["state"], "rows": value["row_count"]}
-        )
+        if "job_id" in value:  # a REST job
+            extra = {"import_task_id": value["job_id"], "state": value["state"], "rows": value["imported_rows"]}
+        else:
+            extra = {"import_task_id": value["id"], "state": value["state"], "rows": value["row_count"]}
+        self._report_to_outlets(context, None, extra)
 
 
 class MilvusIndexStateSensor(MilvusWaitSensor):

@@ -22,16 +22,17 @@ from airflow.triggers.base import BaseTrigger, TaskFailedEvent, TaskSkippedEvent
 from airflow_provider_milvus import DEFAULT_CONN_ID
 from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError, MilvusWaitFailed, MilvusWaitTimeout
 from airflow_provider_milvus.types import FlushTarget, TaskEnd
+from airflow_provider_milvus.utils.rest_import import import_target
 from airflow_provider_milvus.validation import (
     is_template,
     validate_collection_names,
     validate_import_task_id,
     validate_name,
     validate_positive,
+    validate_rest_job_id,
 )
 from airflow_provider_milvus.wait import (
     FlushStateTarget,
-    ImportStateTarget,
     IndexStateTarget,
     LoadTarget,
     WaitTarget,
@@ -292,23 +293,42 @@ class MilvusImportStateTrigger(MilvusWaitTrigger):
 
     See docs/operators/bulk-insert.md.
 
-    :param import_task_id: The import task ID returned by the Import RPC (or, for a sensor the
-        scheduler starts here, a template the triggerer renders to it).
+    :param import_task_id: The import task ID returned by the Import RPC, or with ``api="rest"``
+        the REST job ID (a string); or, for a sensor the scheduler starts here, a template the
+        triggerer renders to it.
+    :param api: ``"grpc"`` (GetImportState) or ``"rest"`` (the REST job's describe).
+    :param db_name: Database of a REST job; None uses the connection's.
     """
 
-    def __init__(self, *, import_task_id: int | str, **kwargs: Any) -> None:
+    def __init__(
+        self, *, import_task_id: int | str, api: str = "grpc", db_name: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
-        self.import_task_id = import_task_id if is_template(import_task_id) else validate_import_task_id(import_task_id)
+        if api not in ("grpc", "rest"):
+            raise MilvusConfigError(f"api must be 'grpc' or 'rest', got {api!r}")
+        self.api = api
+        self.db_name = db_name
+        if is_template(import_task_id):
+            self.import_task_id = import_task_id
+        elif api == "rest":
+            self.import_task_id = validate_rest_job_id(import_task_id)
+        else:
+            self.import_task_id = validate_import_task_id(import_task_id)
 
-    def target(self) -> ImportStateTarget:
-        return ImportStateTarget(validate_import_task_id(self.import_task_id), rpc_timeout=self.rpc_timeout)
+    def target(self) -> WaitTarget:
+        return import_target(self.api, self.import_task_id, db_name=self.db_name, rpc_timeout=self.rpc_timeout)
 
     def target_kwargs(self) -> dict[str, Any]:
-        return {"import_task_id": self.import_task_id}
+        return {"import_task_id": self.import_task_id, "api": self.api, "db_name": self.db_name}
 
     def success_payload(self, result: Any) -> dict[str, Any]:
         # The ID comes from the trigger, never from the state: Milvus 2.4+ reports id=0 there.
-        return {"import_task_id": validate_import_task_id(self.import_task_id), "import_state": result}
+        task_id: int | str = (
+            validate_rest_job_id(self.import_task_id)
+            if self.api == "rest"
+            else validate_import_task_id(self.import_task_id)
+        )
+        return {"import_task_id": task_id, "import_state": result}
 
 
 class MilvusIndexStateTrigger(MilvusWaitTrigger):

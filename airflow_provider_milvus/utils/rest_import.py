@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError
 from airflow_provider_milvus.hooks.milvus_rest import zilliz_cloud_cluster
+from airflow_provider_milvus.validation import validate_import_task_id, validate_rest_job_id
+from airflow_provider_milvus.wait import ImportStateTarget, RestImportStateTarget, WaitTarget
 
 if TYPE_CHECKING:
     from airflow_provider_milvus.hooks.milvus import MilvusHook
@@ -82,3 +84,13 @@ def abort_quietly(rest: MilvusRestTransport, job_id: str, db_name: str | None, l
 
 def rest_transport(hook: MilvusHook) -> MilvusRestTransport:
     return hook.rest
+
+
+def import_target(
+    api: str, import_task_id: Any, *, db_name: str | None = None, rpc_timeout: float | None = None
+) -> WaitTarget:
+    """What the import sensor and trigger wait on: the gRPC import task (an int ID) or, with
+    ``api="rest"``, the REST job (a string ID)."""
+    if api == "rest":
+        return RestImportStateTarget(validate_rest_job_id(import_task_id), db_name=db_name, rpc_timeout=rpc_timeout)
+    return ImportStateTarget(validate_import_task_id(import_task_id), rpc_timeout=rpc_timeout)

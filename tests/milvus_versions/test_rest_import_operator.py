@@ -3,6 +3,9 @@ server of rest_server.py (which cites handler_v2.go and Zilliz Cloud's docs for 
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 
 from airflow_provider_milvus import wait
@@ -13,6 +16,8 @@ from airflow_provider_milvus.exceptions import (
     MilvusWaitFailed,
 )
 from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator
+from airflow_provider_milvus.sensors.milvus import MilvusImportStateSensor
+from airflow_provider_milvus.triggers.milvus import MilvusImportStateTrigger
 from airflow_provider_milvus.utils.rest_import import resolve_import_api
 
 from ..task_context import TaskStore, context
@@ -146,3 +151,65 @@ def test_auto_takes_rest_for_zilliz_cloud_and_rest_only_options_grpc_otherwise()
     assert resolve_import_api("auto", "127.0.0.1:19530", rest_only=["auto_commit=false"]) == "grpc"
     with pytest.raises(MilvusConfigError, match="api must be one of"):
         resolve_import_api("http", "127.0.0.1:19530", rest_only=[])
+
+
+# --- The sensor and the trigger --------------------------------------------------------------------
+
+
+def test_sensor_pokes_a_rest_job_until_completed(monkeypatch):
+    milvus = MilvusRest(version="2.6", bearer=BEARER)
+    with serve(monkeypatch, milvus):
+        job_id = operator(wait_for_completion=False).execute(context())
+        sensor = MilvusImportStateSensor(
+            task_id="wait", milvus_conn_id="milvus_rest", import_task_id=job_id, api="rest", poke_interval=0.01
+        )
+        done = False
+        for _ in range(20):
+            done = sensor.poke(context())
+            if done:
+                break
+    assert done and done.xcom_value["rest_state"] == "Completed" and done.xcom_value["imported_rows"] == 1000
+
+
+def test_sensor_names_an_unknown_rest_job(monkeypatch):
+    milvus = MilvusRest(version="2.6", bearer=BEARER)
+    with serve(monkeypatch, milvus), pytest.raises(MilvusError, match="does not exist"):
+        MilvusImportStateSensor(task_id="wait", milvus_conn_id="milvus_rest", import_task_id="42", api="rest").poke(
+            context()
+        )
+
+
+def test_trigger_waits_for_a_rest_job_after_a_serialize_round_trip(monkeypatch):
+    milvus = MilvusRest(version="3.0", bearer=BEARER)
+    with serve(monkeypatch, milvus):
+        job_id = operator(wait_for_completion=False).execute(context())
+        first = MilvusImportStateTrigger(
+            import_task_id=job_id, api="rest", db_name="db1", milvus_conn_id="milvus_rest", poll_interval=0.01
+        )
+        _path, kwargs = first.serialize()
+        assert json.loads(json.dumps(kwargs)) == kwargs  # JSON primitives only
+        assert kwargs["api"] == "rest" and kwargs["import_task_id"] == job_id
+        trigger = MilvusImportStateTrigger(**kwargs)
+
+        async def first_event():
+            return await anext(trigger.run())
+
+        event = asyncio.run(first_event())
+    assert event.payload["status"] == "success", event.payload
+    assert event.payload["import_task_id"] == job_id
+    assert event.payload["import_state"]["rest_state"] == "Completed"
+
+
+def test_trigger_reports_a_failed_rest_job_with_its_reason(monkeypatch):
+    milvus = MilvusRest(version="2.6", bearer=BEARER, next_import=failed("no such field 'vector'"))
+    with serve(monkeypatch, milvus):
+        job_id = operator(wait_for_completion=False).execute(context())
+        trigger = MilvusImportStateTrigger(
+            import_task_id=job_id, api="rest", milvus_conn_id="milvus_rest", poll_interval=0.01
+        )
+
+        async def first_event():
+            return await anext(trigger.run())
+
+        event = asyncio.run(first_event())
+    assert event.payload["status"] == "error" and "no such field 'vector'" in event.payload["message"]
