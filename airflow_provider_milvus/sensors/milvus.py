@@ -281,6 +281,12 @@ class MilvusImportStateSensor(MilvusWaitSensor):
         return resolve_import_api(self.api, self.hook.settings.address, rest_only=[])
 
     def wait_target(self) -> WaitTarget:
+        given = self.import_task_id
+        if self.api == "auto" and (
+            isinstance(given, bool) or not isinstance(given, (int, str)) or not str(given).strip()
+        ):
+            # Neither a task nor a job ID: named before the connection is read.
+            raise MilvusConfigError(f"import_task_id must be an integer task ID or a REST job ID, got {given!r}")
         return import_target(self._api(), self.import_task_id, db_name=self.db_name, rpc_timeout=self.rpc_timeout)
 
     def build_trigger(self, target: WaitTarget, deadline: str) -> MilvusImportStateTrigger:

@@ -92,5 +92,7 @@ def import_target(
     """What the import sensor and trigger wait on: the gRPC import task (an int ID) or, with
     ``api="rest"``, the REST job (a string ID)."""
     if api == "rest":
-        return RestImportStateTarget(validate_rest_job_id(import_task_id), db_name=db_name, rpc_timeout=rpc_timeout)
+        return RestImportStateTarget(
+            validate_rest_job_id(import_task_id, "import_task_id"), db_name=db_name, rpc_timeout=rpc_timeout
+        )
     return ImportStateTarget(validate_import_task_id(import_task_id), rpc_timeout=rpc_timeout)

@@ -61,7 +61,7 @@ from airflow_provider_milvus.validation import (
     validate_positive,
     validate_vector,
 )
-from airflow_provider_milvus.wait import FlushStateTarget, deadline_after
+from airflow_provider_milvus.wait import FlushStateTarget, RestImportStateTarget, deadline_after
 from tests.log_capture import log_messages
 
 pytestmark = pytest.mark.timeout(180)  # a hang fails the module instead of stalling the run
@@ -601,13 +601,18 @@ def test_import_task_ids_are_int64_or_named(import_task_id):
         assert task_id == int(str(import_task_id).strip())
 
 
-@given(import_task_id=st.one_of(numbers, texts, rendered))
-def test_import_sensor_renders_an_import_task_id_or_names_it(import_task_id):
-    sensor = MilvusImportStateSensor(task_id="s", import_task_id=import_task_id)
-    with outcome("import_task_id") as refused:
+@given(import_task_id=st.one_of(numbers, texts, rendered), api=st.sampled_from(["auto", "grpc", "rest"]))
+def test_import_sensor_renders_an_import_task_id_or_names_it(import_task_id, api):
+    sensor = MilvusImportStateSensor(task_id="s", import_task_id=import_task_id, api=api)
+    # "auto" reads the connection (a Zilliz Cloud endpoint takes REST); nothing is sent.
+    environment = mock.patch.dict(os.environ, {"AIRFLOW_CONN_MILVUS_DEFAULT": "milvus://127.0.0.1:19530"})
+    with environment, outcome("import_task_id") as refused:
         target = sensor.wait_target()
     if not refused:
-        assert 0 <= target.import_task_id <= INT64_MAX
+        if isinstance(target, RestImportStateTarget):
+            assert api == "rest" and target.job_id == str(import_task_id).strip() and target.job_id
+        else:
+            assert 0 <= target.import_task_id <= INT64_MAX
 
 
 @given(
