@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 NOX_VENV ?= .nox-venv
 NOX := $(NOX_VENV)/bin/nox
 
-.PHONY: demo test venv browser bench bench-dag
+.PHONY: demo test venv browser bench bench-dag chaos
 
 # The UI tests drive Debian's Chromium; Playwright never downloads a browser here.
 CHROMIUM ?= /usr/bin/chromium
@@ -37,6 +37,10 @@ bench: $(BIN)/airflow
 
 bench-dag: $(BIN)/airflow
 	$(BIN)/python -m benchmarks.dag_waits $(BENCH_ARGS)
+
+# The fault campaign (benchmarks/chaos.py): about 15 minutes, 100+ faults; CHAOS_ARGS="--seed 7".
+chaos: $(BIN)/airflow
+	$(BIN)/python -m benchmarks.chaos $(CHAOS_ARGS)
 
 demo: $(BIN)/airflow
 	$(BIN)/python -m demo $(DEMO_ARGS)

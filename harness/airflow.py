@@ -251,6 +251,34 @@ class AirflowStack:
         self.extra_triggerers.append(process)
         return process
 
+    def component_pids(self, name: str) -> list[int]:
+        """The live ``airflow <name>`` processes (scheduler, triggerer, ...), started by ``airflow
+        standalone`` or by :meth:`start_component`: the top one of each, not its helpers."""
+        roots = [p.pid for p in (self.process, *self.extra_triggerers) if p is not None and p.poll() is None]
+        under = {pid for root in roots for pid in descendants(root)} | {
+            p.pid for p in self.extra_triggerers if p.poll() is None
+        }
+        title = f"airflow {name}".encode()
+        named = [pid for pid in under if title in cmdline(pid).replace(b"\0", b" ")]
+        return [pid for pid in named if not any(pid in descendants(other) for other in named if other != pid)]
+
+    def kill_component(self, name: str) -> list[int]:
+        """SIGKILL every ``airflow <name>`` process and its helpers (a crash, no clean-up)."""
+        doomed = {pid for top in self.component_pids(name) for pid in (top, *descendants(top))}
+        for pid in doomed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return sorted(doomed)
+
+    def start_component(self, name: str) -> subprocess.Popen:
+        """Start ``airflow <name>`` beside the stack (as a supervisor restarts a crashed one); stop()
+        stops it too."""
+        log = self.home / f"{name}-{len(self.extra_triggerers) + 1}.log"
+        own = {"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())} if name == "triggerer" else {}
+        process = start_group([AIRFLOW, name], log, {**self.env, **own})
+        self.extra_triggerers.append(process)
+        return process
+
     def stop(self, timeout: float = 30) -> None:
         for process in self.extra_triggerers:
             stop_group(process, timeout)

@@ -1,0 +1,410 @@
+"""A fault campaign: runs of the example bulk-load DAG and of an ingest DAG, retries on, through a
+real ``airflow standalone`` against a real Milvus, while an injector (seeded, each fault logged)
+SIGKILLs at random moments the task processes, the triggerer and the scheduler (restarting them as
+a supervisor would), and stops and restarts Milvus. Milvus is restarted too when it dies on its own
+(Milvus 2.3.5's proxy crashes when a GetImportState call is cancelled, milvus#35539, fixed in
+2.3.22 and 2.4.10): such crashes are counted apart. Then, per run, the rows expected and found by
+primary key, duplicated and lost keys, imports per file group, the run's state and, for a failed
+run, its cause; and a table.
+
+    make chaos                                       # about 15 minutes, 100+ faults
+    .venv/bin/python -m benchmarks.chaos --minutes 30 --seed 7
+    .venv/bin/python -m benchmarks.chaos --smoke     # a few faults (the test command runs it)
+
+Exits 1 if a successful run lost or duplicated a row, a file group was imported twice, or a failed
+run has no named cause.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.airflow import AirflowStack, api_health
+from harness.milvus import EmbeddedMilvus
+from harness.processes import port_open
+
+REPO = Path(__file__).resolve().parents[1]
+BULK_LOAD = "example_milvus_bulk_load"
+INGEST = "chaos_ingest"
+BULK_ROWS = 4500  # three file groups of the example's 256 KiB
+INGEST_ROWS = 3000
+# The injector's choice of fault, weighted: most faults hit tasks, as most crashes in production do.
+FAULT_WEIGHTS = {"task": 0.55, "triggerer": 0.15, "scheduler": 0.15, "milvus": 0.15}
+RETRIES = 6
+
+
+@dataclass
+class Fault:
+    at: float  # seconds since the campaign started
+    kind: str
+    target: str
+    recovered_after: float | None = None  # seconds until the component (or the task's next try) ran again
+
+
+@dataclass
+class RunReport:
+    dag_id: str
+    run_id: str
+    collection: str
+    expected: int
+    state: str = "running"
+    found: int = 0
+    total: int = 0
+    duplicated: int = 0
+    lost: int = 0
+    imports: int = 0
+    imports_duplicated: int = 0
+    cause: str = ""
+
+
+@dataclass
+class Campaign:
+    stack: AirflowStack
+    milvus: EmbeddedMilvus
+    rng: random.Random
+    started: float = field(default_factory=time.monotonic)
+    faults: list[Fault] = field(default_factory=list)
+    milvus_crashes: int = 0
+    milvus_lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    log_path: Path | None = None
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+    def record(self, fault: Fault) -> None:
+        self.faults.append(fault)
+        line = json.dumps(asdict(fault))
+        print(f"[chaos] fault {len(self.faults)}: {line}", flush=True)
+        if self.log_path is not None:
+            with open(self.log_path, "a") as log:
+                log.write(line + "\n")
+
+    # --- Faults -----------------------------------------------------------------------------------
+
+    def inject(self, kind: str) -> Fault | None:
+        if kind == "task":
+            pids = self.stack.task_pids([BULK_LOAD, INGEST])
+            if not pids:
+                return None
+            key = self.rng.choice(sorted(pids))
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pids[key], signal.SIGKILL)
+            fault = Fault(self.now(), kind, f"{key[0]}.{key[2]}[{key[3]}] {key[1]}")
+            threading.Thread(target=self._watch_task, args=(fault, key), daemon=True).start()
+            return fault
+        if kind in ("triggerer", "scheduler"):
+            killed = self.stack.kill_component(kind)
+            fault = Fault(self.now(), kind, f"pids {killed}")
+            begun, killed_at = time.monotonic(), datetime.now(UTC)
+            time.sleep(self.rng.uniform(0, 3))  # a supervisor's restart delay
+            self.stack.start_component(kind)
+            # Recovered once a heartbeat of the new one reaches the database.
+            while time.monotonic() - begun < 180:
+                beat = ((api_health(self.stack.ui_url) or {}).get(kind) or {}).get(f"latest_{kind}_heartbeat")
+                if beat and datetime.fromisoformat(beat) > killed_at:
+                    fault.recovered_after = round(time.monotonic() - begun, 1)
+                    break
+                time.sleep(1)
+            return fault
+        if kind == "milvus":
+            with self.milvus_lock:
+                fault = Fault(self.now(), kind, f"port {self.milvus.port}")
+                begun = time.monotonic()
+                self.milvus.stop()
+                time.sleep(self.rng.uniform(0, 5))
+                self.milvus.start()
+                fault.recovered_after = round(time.monotonic() - begun, 1)
+            return fault
+        raise ValueError(kind)
+
+    def _watch_task(self, fault: Fault, key: tuple[str, str, str, int]) -> None:
+        """Until the killed task instance runs again (its next try) or ends."""
+        dag_id, run_id, task_id, map_index = key
+        begun = time.monotonic()
+        column = self.stack.ti_map_index.split(" AS ")[0]
+        first = None
+        while time.monotonic() - begun < 300:
+            rows = self.stack.query(
+                f"SELECT try_number, state FROM task_instance WHERE dag_id=? AND run_id=? AND task_id=? AND {column}=?",
+                dag_id,
+                run_id,
+                task_id,
+                map_index,
+            )
+            if rows:
+                first = first if first is not None else rows[0]["try_number"]
+                if rows[0]["state"] in ("success", "failed") or (
+                    rows[0]["try_number"] > first and rows[0]["state"] == "running"
+                ):
+                    fault.recovered_after = round(time.monotonic() - begun, 1)
+                    return
+            time.sleep(0.5)
+
+    def injector(self, interval: tuple[float, float], max_faults: int) -> None:
+        kinds, weights = zip(*FAULT_WEIGHTS.items(), strict=True)
+        while not self.stopping.wait(self.rng.uniform(*interval)) and len(self.faults) < max_faults:
+            kind = self.rng.choices(kinds, weights)[0]
+            try:
+                fault = self.inject(kind)
+            except Exception as err:  # a fault that could not be made is logged, not fatal
+                print(f"[chaos] could not inject {kind}: {err}", flush=True)
+                continue
+            if fault is not None:
+                self.record(fault)
+
+    def supervise_milvus(self) -> None:
+        """Restart Milvus when it dies on its own, as a supervisor would; count those crashes. Its
+        wrapper may outlive a crashed server, so a server whose port stays closed for 5 s is dead."""
+        closed = 0
+        while not self.stopping.wait(1):
+            with self.milvus_lock:
+                process = self.milvus.process
+                closed = 0 if port_open(self.milvus.port) else closed + 1
+                if process is not None and (process.poll() is not None or closed >= 5):
+                    self.milvus_crashes += 1
+                    print(f"[chaos] Milvus died on its own at {self.now():.0f}s; restarting", flush=True)
+                    self.milvus.stop()
+                    self.milvus.start()
+                    closed = 0
+
+
+# --- The verdict ---------------------------------------------------------------------------------
+
+
+def verify(stack: AirflowStack, report: RunReport) -> None:
+    from airflow_provider_milvus.hooks.milvus import MilvusHook
+
+    hook = MilvusHook()
+    client = hook.get_conn()
+    if client.has_collection(report.collection):
+        client.load_collection(report.collection)
+        client.refresh_load(report.collection)
+        count = client.query(report.collection, output_fields=["count(*)"], consistency_level="Strong")
+        report.total = int(count[0]["count(*)"])
+        ids = client.query(
+            report.collection, filter="id >= 0", output_fields=["id"], consistency_level="Strong", limit=16384
+        )
+        keys = Counter(row["id"] for row in ids)
+        report.found = len(keys)
+        report.duplicated = max(report.total - report.found, sum(n - 1 for n in keys.values()))
+        report.lost = len(set(range(report.expected)) - set(keys))
+        if report.dag_id == BULK_LOAD:
+            imports = hook.list_import_tasks(report.collection)
+            report.imports = len(imports)
+            # A file group imported twice is one that more than one import did not fail on (Milvus
+            # 2.3 lists each task's files, comma-joined, in its infos).
+            failed = ("ImportFailed", "ImportFailedAndCleaned")
+            completed = Counter(i["infos"].get("files", "") for i in imports if i["state"] not in failed)
+            report.imports_duplicated = sum(n - 1 for n in completed.values())
+    else:
+        report.lost = report.expected
+    if report.state != "success":
+        report.cause = failure_cause(stack, report)
+
+
+_ERROR_LINE = re.compile(r"(\w+(?:Error|Exception|Failed|Timeout)\b[^\n]{0,240})")
+
+
+def failure_cause(stack: AirflowStack, report: RunReport) -> str:
+    """The failed task and why: Milvus's or the provider's named error, or the kills that used up its retries."""
+    for ti in stack.task_results(report.dag_id, report.run_id):
+        if ti.state != "failed":
+            continue
+        errors = _ERROR_LINE.findall(ti.log)
+        if errors:
+            return f"{ti.task_id}: {errors[-1].strip()}"
+        return f"{ti.task_id}: killed, retries used up"
+    return "no failed task (upstream failed or timed out)"
+
+
+def resume_paths(stack: AirflowStack, reports: list[RunReport]) -> Counter[str]:
+    """How each retried bulk insert found its way: the task state store's record, Milvus's listing
+    (the try was lost between Milvus's answer and the record: the window), or a new import."""
+    paths: Counter[str] = Counter()
+    for report in reports:
+        if report.dag_id != BULK_LOAD:
+            continue
+        for ti in stack.task_results(report.dag_id, report.run_id):
+            if ti.task_id != "bulk_insert":
+                continue
+            paths["reconnected through the store"] += ti.log.count("Reconnecting to import task")
+            paths["lost between answer and record (the window)"] += ti.log.count("did not record Milvus's answer")
+            paths["found by its files in the listing"] += ti.log.count("found by its files")
+            paths["earlier import failed: imported anew"] += ti.log.count("importing anew")
+    return paths
+
+
+def table(campaign: Campaign, reports: list[RunReport], seconds: float, stack: AirflowStack) -> str:
+    lines = [f"Fault campaign: {len(campaign.faults)} faults in {seconds / 60:.1f} min, {len(reports)} runs"]
+    lines.append("")
+    lines.append(f"{'fault':<12} {'count':>6} {'recovered (median s)':>21} {'max s':>7}")
+    for kind in FAULT_WEIGHTS:
+        faults = [f for f in campaign.faults if f.kind == kind]
+        times = [f.recovered_after for f in faults if f.recovered_after is not None]
+        median = f"{statistics.median(times):.1f}" if times else "-"
+        worst = f"{max(times):.1f}" if times else "-"
+        lines.append(f"{kind:<12} {len(faults):>6} {median:>21} {worst:>7}")
+    lines.append(f"{'milvus crash':<12} {campaign.milvus_crashes:>6}  (died on its own, restarted)")
+    lines.append("")
+    lines.append(
+        f"{'DAG':<26} {'runs':>4} {'ok':>3} {'rows expected':>13} {'found':>7} {'dup':>4} {'lost':>4} "
+        f"{'imports':>7} {'dup imp':>7}"
+    )
+    for dag_id in (BULK_LOAD, INGEST):
+        mine = [r for r in reports if r.dag_id == dag_id]
+        ok = [r for r in mine if r.state == "success"]
+        lines.append(
+            f"{dag_id:<26} {len(mine):>4} {len(ok):>3} {sum(r.expected for r in ok):>13} "
+            f"{sum(r.found for r in ok):>7} {sum(r.duplicated for r in mine):>4} {sum(r.lost for r in ok):>4} "
+            f"{sum(r.imports for r in mine):>7} {sum(r.imports_duplicated for r in mine):>7}"
+        )
+    failed = [r for r in reports if r.state != "success"]
+    lines.append("")
+    lines.append(f"failed runs: {len(failed)}")
+    for cause, n in Counter(r.cause for r in failed).most_common():
+        lines.append(f"  {n} x {cause}")
+    lines.append("")
+    lines.append("retried bulk inserts:")
+    for path, n in resume_paths(stack, reports).items():
+        lines.append(f"  {path}: {n}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=20261204)
+    parser.add_argument("--minutes", type=float, default=11.0, help="how long new runs start and faults are injected")
+    parser.add_argument("--faults", type=int, default=150, help="at most this many faults")
+    parser.add_argument("--interval", type=float, nargs=2, default=(3.0, 8.0), help="seconds between faults")
+    parser.add_argument("--parallel", type=int, default=2, help="runs at a time")
+    parser.add_argument("--smoke", action="store_true", help="a short campaign: two runs, a few faults")
+    parser.add_argument("--work-dir", type=Path, default=None)
+    args = parser.parse_args()
+    if args.smoke:
+        args.minutes, args.faults, args.interval, args.parallel = 1.5, 6, (8.0, 14.0), 2
+
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="milvus-chaos-"))
+    shutil.rmtree(work, ignore_errors=True)
+    dags = work / "dags"
+    dags.mkdir(parents=True)
+    shutil.copy(REPO / "example_dags" / "example_milvus_bulk_load.py", dags)
+    shutil.copy(REPO / "benchmarks" / "dags" / "chaos_dags.py", dags)
+    milvus = EmbeddedMilvus(work / "milvus")
+    stack: AirflowStack | None = None
+    campaign: Campaign | None = None
+    threads: list[threading.Thread] = []
+    try:
+        milvus.start()
+        import_dir = milvus.data_dir / "imports"
+        import_dir.mkdir()
+        connection = milvus.uri.replace("http://", "milvus://")
+        os.environ["AIRFLOW_CONN_MILVUS_DEFAULT"] = connection
+        env = {
+            "AIRFLOW_CONN_MILVUS_DEFAULT": connection,
+            "MILVUS_IMPORT_DIR": str(import_dir),
+            "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": str(RETRIES),
+            # Longer than a Milvus restart (20-60 s here) over the retries.
+            "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "15",
+            # A killed triggerer's triggers go to its replacement once its heartbeat is this old.
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+            # A killed scheduler's running tasks are adopted or failed once its heartbeat is this old.
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "10",
+        }
+        stack = AirflowStack(work / "airflow", dags, env).start()
+        stack.wait_parsed([BULK_LOAD, INGEST])
+        campaign = Campaign(stack, milvus, random.Random(args.seed), log_path=work / "faults.jsonl")
+        print(f"[chaos] seed {args.seed}; faults logged to {work / 'faults.jsonl'}", flush=True)
+        threads = [
+            threading.Thread(target=campaign.injector, args=(tuple(args.interval), args.faults), daemon=True),
+            threading.Thread(target=campaign.supervise_milvus, daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+
+        reports: list[RunReport] = []
+        deadline = time.monotonic() + args.minutes * 60
+        while time.monotonic() < deadline or any(r.state == "running" for r in reports):
+            for report in reports:
+                if report.state == "running":
+                    rows = stack.query(
+                        "SELECT state FROM dag_run WHERE dag_id = ? AND run_id = ?", report.dag_id, report.run_id
+                    )
+                    if rows and rows[0]["state"] in ("success", "failed"):
+                        report.state = rows[0]["state"]
+                        print(f"[chaos] {report.dag_id} {report.run_id}: {report.state}", flush=True)
+            active = sum(r.state == "running" for r in reports)
+            if time.monotonic() < deadline and active < args.parallel:
+                dag_id = (BULK_LOAD, INGEST)[len(reports) % 2]
+                collection = f"chaos_{len(reports)}_{dag_id.split('_')[-1]}"
+                expected = BULK_ROWS if dag_id == BULK_LOAD else INGEST_ROWS
+                with milvus_up(campaign):
+                    run_id = stack.trigger(dag_id, {"collection": collection, "rows": expected})
+                reports.append(RunReport(dag_id, run_id, collection, expected))
+            if time.monotonic() > deadline:
+                campaign.stopping.set()  # no new faults: let the runs finish
+            if time.monotonic() > deadline + 900:
+                print("[chaos] runs still going 15 minutes after the last fault: counted as they are", flush=True)
+                break
+            time.sleep(2)
+        campaign.stopping.set()
+        for thread in threads:
+            thread.join(timeout=300)
+        with milvus_up(campaign):
+            for report in reports:
+                verify(stack, report)
+        seconds = campaign.now()
+        for report in reports:
+            print(json.dumps(asdict(report)))
+        print()
+        print(table(campaign, reports, seconds, stack))
+        broken = [
+            r
+            for r in reports
+            if r.duplicated
+            or r.imports_duplicated
+            or (r.state == "success" and r.lost)
+            or (r.state != "success" and not r.cause)
+        ]
+        if broken:
+            print(f"\n[chaos] {len(broken)} run(s) broke the promise: {[r.run_id for r in broken]}")
+            sys.exit(1)
+    finally:
+        if campaign is not None:
+            campaign.stopping.set()
+            for thread in threads:
+                thread.join(timeout=300)
+        if stack is not None:
+            stack.stop()
+        milvus.stop()
+
+
+@contextlib.contextmanager
+def milvus_up(campaign: Campaign) -> Any:
+    """Hold Milvus up (no restart by the injector or the supervisor) for what must reach it."""
+    with campaign.milvus_lock:
+        if campaign.milvus.process is None or campaign.milvus.process.poll() is not None:
+            campaign.milvus.stop()
+            campaign.milvus.start()
+        yield
+
+
+if __name__ == "__main__":
+    main()
