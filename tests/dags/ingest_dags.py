@@ -6,6 +6,7 @@ from airflow.providers.common.compat.sdk import DAG, Asset, task
 
 from airflow_provider_milvus.assets.milvus import collection_uri
 from airflow_provider_milvus.operators.milvus import (
+    MilvusAliasOperator,
     MilvusBulkInsertOperator,
     MilvusCreateCollectionOperator,
     MilvusFlushOperator,
@@ -81,4 +82,16 @@ with manual_dag("write_to_collection_asset", {"files": ["f.json"]}) as dag:
         outlets=[collection_asset],
     )
     create >> imported >> ingested >> flushed
+DAGS[dag.dag_id] = dag
+
+ASSET_ALIAS = "assets_alias"
+with manual_dag("switch_alias_asset", {"collection": "c"}) as dag:
+    # An alias is an asset like a collection: the switch records an event on it.
+    alias_asset = Asset(collection_uri("milvus.example:19530", "default", ASSET_ALIAS))
+    MilvusAliasOperator(
+        task_id="switch_alias",
+        alias=ASSET_ALIAS,
+        collection_name="{{ params.collection }}",
+        outlets=[alias_asset],
+    )
 DAGS[dag.dag_id] = dag

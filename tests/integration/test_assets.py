@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from urllib.parse import urlsplit
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from airflow_provider_milvus.assets.milvus import sanitize_uri
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from airflow_provider_milvus.schema import validate_schema
-from tests.dags.ingest_dags import ASSET_COLLECTION
+from tests.dags.ingest_dags import ASSET_ALIAS, ASSET_COLLECTION, INDEX, SCHEMA
 
 from .helpers import dag, run_dag, task_states, unique, vectors, write_json
 
@@ -49,12 +50,39 @@ def test_operators_attach_what_they_did_to_asset_events(airflow_db, milvus_clien
     assert events["flush"]["flushed"] is True and events["flush"]["flush_ts"][ASSET_COLLECTION] > 0
 
 
+def test_alias_switch_records_an_event_on_the_alias_asset(airflow_db, milvus_client):
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    first, second = unique("alias_a"), unique("alias_b")
+    hook = MilvusHook()
+    for name in (first, second):
+        hook.create_collection(name, validate_schema(SCHEMA, hook.data_types()), INDEX)
+    try:
+        runs = [run_dag(dag("switch_alias_asset"), {"collection": name}) for name in (first, second)]
+        assert [set(task_states(run).values()) for run in runs] == [{"success"}, {"success"}]
+        with create_session() as session:
+            events = [
+                dict(event.extra)
+                for run in runs
+                for event in session.query(AssetEvent).filter(AssetEvent.source_run_id == run.run_id)
+            ]
+        assert [(e["alias"], e["collection_name"], e["previous_collection"]) for e in events] == [
+            (ASSET_ALIAS, first, None),
+            (ASSET_ALIAS, second, first),
+        ]
+    finally:
+        with suppress(Exception):  # the alias is not there if the first switch failed
+            milvus_client.drop_alias(ASSET_ALIAS)
+        for name in (first, second):
+            milvus_client.drop_collection(name)
+
+
 def test_hook_lineage_reports_the_collections_written(milvus_uri, milvus_client, import_dir, monkeypatch):
     """With a lineage reader installed, Airflow collects what hooks read and write."""
     from airflow.sdk import lineage, plugins_manager
 
     from airflow_provider_milvus.operators.milvus import MilvusIngestOperator
-    from tests.dags.ingest_dags import INDEX, SCHEMA
 
     monkeypatch.setattr(plugins_manager, "get_hook_lineage_readers_plugins", lambda: [object()])
     lineage.get_hook_lineage_collector.cache_clear()
