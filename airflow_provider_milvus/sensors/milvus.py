@@ -27,7 +27,7 @@ from airflow_provider_milvus.utils.mixins import (
     event_result,
     triggerer_input,
 )
-from airflow_provider_milvus.utils.rest_import import IMPORT_API_CHOICES, ImportApi, import_target, resolve_import_api
+from airflow_provider_milvus.utils.rest_import import IMPORT_API_CHOICES, ImportApi, import_target
 from airflow_provider_milvus.validation import validate_positive, validate_sensor_seconds
 from airflow_provider_milvus.version_compat import TRIGGERER_RUNS_TASKS
 from airflow_provider_milvus.wait import (
@@ -77,7 +77,10 @@ class MilvusWaitSensor(MilvusHookMixin, BaseSensorOperator):
     ) -> None:
         if "poke_interval" in kwargs:
             validate_sensor_seconds(kwargs["poke_interval"], "poke_interval")
-        if kwargs.get("timeout") is not None:
+        if "timeout" in kwargs and kwargs["timeout"] is None:
+            # Airflow 3.3 reads None as [sensors] default_timeout; before it, None is refused.
+            del kwargs["timeout"]
+        if "timeout" in kwargs:
             validate_sensor_seconds(kwargs["timeout"], "timeout", allow_zero=True)
         super().__init__(**kwargs)
         self._set_milvus_arguments(milvus_conn_id, rpc_timeout)
@@ -251,9 +254,9 @@ class MilvusImportStateSensor(MilvusWaitSensor):
 
     :param import_task_id: The import task ID (templated), e.g. ``bulk_insert.output``: an int
         for a gRPC import, the REST job ID (a string) for a REST one.
-    :param api: ``"grpc"``, ``"rest"`` or ``"auto"`` (the default: REST for a Zilliz Cloud
-        endpoint, gRPC otherwise; a sensor the scheduler starts in the triggerer takes gRPC under
-        ``"auto"``). As :class:`MilvusBulkInsertOperator`'s ``api``.
+    :param api: ``"grpc"``, ``"rest"`` or ``"auto"`` (the default: gRPC for an integer ID, REST
+        for any other, such as Zilliz Cloud's ``job-...`` IDs; a sensor the scheduler starts in the
+        triggerer takes gRPC under ``"auto"``). As :class:`MilvusBulkInsertOperator`'s ``api``.
     :param db_name: Database of a REST job; None uses the connection's (templated).
 
     And those of every Milvus sensor: ``milvus_conn_id``, ``rpc_timeout``, ``deferrable`` (see
@@ -278,15 +281,17 @@ class MilvusImportStateSensor(MilvusWaitSensor):
         )
 
     def _api(self) -> str:
-        return resolve_import_api(self.api, self.hook.settings.address, rest_only=[])
+        if self.api != "auto":
+            return self.api
+        # "auto" goes by the ID, without reading the connection: an integer is a gRPC import task
+        # (Milvus 2.4+ answers GetImportState for a REST job's ID too); anything else, such as
+        # Zilliz Cloud's "job-..." IDs, is a REST job.
+        given = self.import_task_id
+        if isinstance(given, bool) or not isinstance(given, (int, str)) or not str(given).strip():
+            raise MilvusConfigError(f"import_task_id must be an integer task ID or a REST job ID, got {given!r}")
+        return "grpc" if isinstance(given, int) or str(given).strip().lstrip("-").isdigit() else "rest"
 
     def wait_target(self) -> WaitTarget:
-        given = self.import_task_id
-        if self.api == "auto" and (
-            isinstance(given, bool) or not isinstance(given, (int, str)) or not str(given).strip()
-        ):
-            # Neither a task nor a job ID: named before the connection is read.
-            raise MilvusConfigError(f"import_task_id must be an integer task ID or a REST job ID, got {given!r}")
         return import_target(self._api(), self.import_task_id, db_name=self.db_name, rpc_timeout=self.rpc_timeout)
 
     def build_trigger(self, target: WaitTarget, deadline: str) -> MilvusImportStateTrigger:
