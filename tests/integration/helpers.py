@@ -20,9 +20,9 @@ def vectors(count: int, start: int = 0) -> list[dict[str, Any]]:
     return [{"id": start + i, "vector": [rng.random() for _ in range(DIM)]} for i in range(count)]
 
 
-def make_collection(client, name: str | None = None, rows: int = 0) -> str:
+def make_collection(client, name: str | None = None, rows: int = 0, **kwargs: Any) -> str:
     name = name or unique("c")
-    client.create_collection(name, dimension=DIM, auto_id=False)
+    client.create_collection(name, dimension=DIM, auto_id=False, **kwargs)
     if rows:
         client.insert(name, vectors(rows))
     return name
