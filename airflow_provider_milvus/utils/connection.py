@@ -398,6 +398,10 @@ def check_env_connection(conn_id: str) -> None:
                 conn = connection_from_uri(value, conn_id)
             # Airflow's secrets backends write the connection as a URI; one that fails to is "not defined".
             conn.get_uri()
+            # Airflow's database model (the lookup before Airflow 3.3) refuses an extra that is no
+            # JSON object, and the lookup then says "not defined".
+            if conn.extra and not isinstance(json.loads(conn.extra), dict):
+                raise ValueError("the extra must be a JSON object")
         except UnicodeError:
             raise MilvusConfigError(
                 f"Milvus connection {conn_id!r} ({variable}): a field holds text that is not valid Unicode "

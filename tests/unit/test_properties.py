@@ -62,6 +62,7 @@ from airflow_provider_milvus.validation import (
     validate_vector,
 )
 from airflow_provider_milvus.wait import FlushStateTarget, RestImportStateTarget, deadline_after
+from harness.airflow import AIRFLOW_2
 from tests.log_capture import log_messages
 
 pytestmark = pytest.mark.timeout(180)  # a hang fails the module instead of stalling the run
@@ -347,16 +348,22 @@ def test_connection_fields_parse_or_name_the_field(host, port, schema, login, pa
 
     host_value, uri_password = host
     extra_value, token = extra
-    conn = Connection(
-        conn_id="props",
-        conn_type="milvus",
-        host=host_value,
-        port=port,
-        schema=schema,
-        login=login,
-        password=password,
-        extra=extra_value,
-    )
+    try:
+        conn = Connection(
+            conn_id="props",
+            conn_type="milvus",
+            host=host_value,
+            port=port,
+            schema=schema,
+            login=login,
+            password=password,
+            extra=extra_value,
+        )
+    except (ValueError, UnicodeError):
+        # Airflow 2's Connection is a database model: it encrypts the password and parses the extra
+        # as they are set, and refuses what it cannot store; no such connection reaches the hook.
+        assume(AIRFLOW_2)
+        return
     secret_list = secret_values(password, uri_password, token)
     with log_messages() as logged, outcome(*CONNECTION_FIELDS) as refused:
         settings = MilvusConnectionSettings.from_connection(conn)
@@ -604,13 +611,13 @@ def test_import_task_ids_are_int64_or_named(import_task_id):
 @given(import_task_id=st.one_of(numbers, texts, rendered), api=st.sampled_from(["auto", "grpc", "rest"]))
 def test_import_sensor_renders_an_import_task_id_or_names_it(import_task_id, api):
     sensor = MilvusImportStateSensor(task_id="s", import_task_id=import_task_id, api=api)
-    # "auto" reads the connection (a Zilliz Cloud endpoint takes REST); nothing is sent.
+    # Nothing is sent, and "auto" goes by the ID alone.
     environment = mock.patch.dict(os.environ, {"AIRFLOW_CONN_MILVUS_DEFAULT": "milvus://127.0.0.1:19530"})
     with environment, outcome("import_task_id") as refused:
         target = sensor.wait_target()
     if not refused:
         if isinstance(target, RestImportStateTarget):
-            assert api == "rest" and target.job_id == str(import_task_id).strip() and target.job_id
+            assert api in ("rest", "auto") and target.job_id == str(import_task_id).strip() and target.job_id
         else:
             assert 0 <= target.import_task_id <= INT64_MAX
 
@@ -1007,7 +1014,7 @@ def test_operators_check_rendered_inputs_before_any_rpc(inputs):
 @given(inputs=operator_inputs(), native=st.booleans())
 def test_operators_rendered_by_airflow_check_their_inputs(inputs, native):
     """Through Airflow's render path: a template pulling the odd value from params, in a DAG."""
-    from airflow.sdk import DAG
+    from airflow.providers.common.compat.sdk import DAG
 
     key, param, value = inputs
     cls, arguments, _ = OPERATORS[key]
