@@ -334,15 +334,31 @@ class MilvusBaseHook(BaseHook):
             ) from None
 
     def _client_call(self, operation: str, call: Callable[[], T]) -> T:
-        """Run a ``MilvusClient`` call; its errors become MilvusError with Milvus's code and reason."""
+        """Run a ``MilvusClient`` call; its errors classified as the stubs' are, with Milvus's code
+        and reason, or the gRPC failure that kept Milvus from answering."""
         from pymilvus.exceptions import MilvusException
 
+        if self._unanswered_since is None:
+            self._unanswered_since = time.monotonic()
         try:
-            return call()
+            result = call()
+        except grpc.RpcError as err:
+            # pymilvus lets a deadline, an auth refusal and a few more through as they are.
+            raise self._never_answered(error_from_grpc(operation, err, self.settings)) from None
         except MilvusException as err:
-            raise error_from_status(
-                operation, getattr(err, "code", 1), getattr(err, "message", "") or str(err)
-            ) from None
+            cause = err.__cause__
+            if isinstance(cause, grpc.RpcError):
+                # pymilvus's own retries ran out on a gRPC failure: classify that failure.
+                raise self._never_answered(error_from_grpc(operation, cause, self.settings)) from None
+            reason = getattr(err, "message", "") or str(err)
+            if type(err) is not MilvusException:
+                # ParamError, DataNotMatchException, ...: pymilvus refused the request before
+                # sending it (their code, 1, is also Milvus's "not ready", which is transient).
+                raise MilvusError(operation, err.code, reason) from None
+            self._answered = True
+            raise error_from_status(operation, err.code, reason) from None
+        self._answered = True
+        return result
 
     def close(self) -> None:
         """Close the hook's blocking channel, its client and its REST client, if open (the async

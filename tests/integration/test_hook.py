@@ -40,6 +40,27 @@ def test_get_conn_is_a_client_created_once(milvus_uri):
     hook.close()
 
 
+def test_client_calls_raise_the_providers_errors(milvus_client, milvus_uri):
+    """Calls through pymilvus's MilvusClient are classified as the stubs' are: a deadline that
+    pymilvus lets through as a raw gRPC error is a transient MilvusError whose outcome is unknown,
+    a request pymilvus refuses before sending is not transient, Milvus's own answer keeps its code."""
+    collection = make_collection(milvus_client)
+    hook = MilvusHook()
+    with pytest.raises(MilvusError) as timed_out:
+        hook.collection_schema(collection, timeout=1e-6)
+    assert timed_out.value.rpc == "HasCollection" and timed_out.value.code == "DEADLINE_EXCEEDED"
+    assert timed_out.value.transient and timed_out.value.outcome_unknown
+    assert hook.collection_schema(collection).fields[0].name == "id"
+    client = hook.get_conn()
+    with pytest.raises(MilvusError) as refused:
+        hook._client_call("Insert", lambda: client.insert(collection, [{"id": "not an int"}]))
+    assert not refused.value.transient and refused.value.rpc == "Insert"
+    with pytest.raises(MilvusError) as answered:
+        hook._client_call("DescribeIndex", lambda: client.describe_index(collection, "no_such_index"))
+    assert answered.value.code == 700 and "index not found" in answered.value.reason
+    hook.close()
+
+
 def test_flush_two_collections_in_another_database(milvus_client, milvus_uri):
     db = unique("db")
     milvus_client.create_database(db)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
 from airflow_provider_milvus.exceptions import MilvusAuthenticationError, MilvusError
-from airflow_provider_milvus.hooks.milvus_base import check_status
+from airflow_provider_milvus.hooks.milvus_base import MilvusBaseHook, check_status
 
 
 def reply(code: int = 0, reason: str = "", error_code: int = 0) -> milvus_pb2.GetFlushStateResponse:
@@ -51,3 +52,49 @@ def test_legacy_error_code_without_reason_is_named():
 def test_authentication_codes_raise_the_authentication_error():
     with pytest.raises(MilvusAuthenticationError):
         check_status("Flush", reply(1800, "user hasn't authenticated"))
+
+
+class _RpcError(grpc.RpcError):
+    """A failed gRPC call as grpc raises it: a status code and details."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+def _raise(err: BaseException, cause: BaseException | None = None):
+    def call():
+        raise err from cause
+
+    return call
+
+
+@pytest.fixture
+def hook(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_MILVUS_DEFAULT", "milvus://127.0.0.1:19530")
+    return MilvusBaseHook()
+
+
+def test_client_call_classifies_what_pymilvus_raises(hook):
+    """pymilvus raises raw gRPC errors for some codes, wraps others once its retries run out (the
+    gRPC error as the cause, its StatusCode as the code), and raises its own subclasses for a request
+    it refuses before sending: each is classified as a stub call's would be."""
+    from pymilvus.exceptions import MilvusException, ParamError
+
+    with pytest.raises(MilvusAuthenticationError):
+        hook._client_call("Query", _raise(_RpcError(grpc.StatusCode.UNAUTHENTICATED, "bad token")))
+    lost = _RpcError(grpc.StatusCode.UNAVAILABLE, "Socket closed")
+    with pytest.raises(MilvusError) as ran_out:
+        hook._client_call("Insert", _raise(MilvusException(grpc.StatusCode.UNAVAILABLE, "Retry timeout: 5s"), lost))
+    assert ran_out.value.code == "UNAVAILABLE" and ran_out.value.transient and ran_out.value.outcome_unknown
+    with pytest.raises(MilvusError) as refused:
+        hook._client_call("Insert", _raise(ParamError(message="wrong type of field id")))
+    assert not refused.value.transient and "wrong type of field id" in refused.value.reason
+    with pytest.raises(MilvusError) as answered:
+        hook._client_call("Insert", _raise(MilvusException(8, "rate limit exceeded")))
+    assert answered.value.code == 8 and answered.value.transient
