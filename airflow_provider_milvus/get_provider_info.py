@@ -111,7 +111,7 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-milvus",
         "name": "Milvus",
-        "description": "`Milvus <https://milvus.io/>`__ vector database: flush, bulk insert, and deferrable waits.",
+        "description": "`Milvus <https://milvus.io/>`__ vector database: collections, ingest and bulk insert, flush, index and load waits that defer to the triggerer, and alias swaps.",
         "versions": [__version__],
         "integrations": [
             {
