@@ -92,6 +92,18 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "Secret key for writing import files to the bucket.",
         {"type": ["string", "null"], "format": "password"},
     ),
+    "cluster_id": _field(
+        "Zilliz Cloud cluster ID",
+        "The cluster Zilliz Cloud's import API names; read from a Zilliz Cloud host when empty.",
+        {"type": ["string", "null"]},
+        ["in01-0123456789abcdef"],
+    ),
+    "cloud_api_endpoint": _field(
+        "Zilliz Cloud API endpoint",
+        "Zilliz Cloud's import API; empty for the one of the host's region.",
+        {"type": ["string", "null"]},
+        ["https://api.cloud.zilliz.com"],
+    ),
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -111,7 +123,10 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-milvus",
         "name": "Milvus",
-        "description": "`Milvus <https://milvus.io/>`__ vector database: collections, ingest and bulk insert, flush, index and load waits that defer to the triggerer, and alias swaps.",
+        "description": (
+            "`Milvus <https://milvus.io/>`__ vector database: collections, ingest and bulk insert, flush, "
+            "index and load waits that defer to the triggerer, and alias swaps."
+        ),
         "versions": [__version__],
         "integrations": [
             {

@@ -297,13 +297,9 @@ class MilvusHook(MilvusBaseHook):
         )
         region = None
         if aws_conn_id:
-            aws = self.get_connection(aws_conn_id)
-            extra = aws.extra_dejson
-            s3_config = (extra.get("service_config") or {}).get("s3") or {}
-            endpoint = str(extra.get("endpoint_url") or s3_config.get("endpoint_url") or endpoint)
-            access_key = aws.login or str(extra.get("aws_access_key_id") or "")
-            secret_key = aws.password or str(extra.get("aws_secret_access_key") or "")
-            region = extra.get("region_name") or None
+            aws = self._aws_keys(aws_conn_id)
+            endpoint = aws["endpoint"] or endpoint
+            access_key, secret_key, region = aws["access_key"], aws["secret_key"], aws["region"] or None
         where = f"aws_conn_id {aws_conn_id!r}" if aws_conn_id else f"the Milvus connection {settings.conn_id!r}"
         if not endpoint:
             raise MilvusConfigError(f"{where} gives no S3 endpoint (storage_endpoint, or endpoint_url) to write to")
@@ -316,6 +312,44 @@ class MilvusHook(MilvusBaseHook):
         mask_secret(access_key)
         mask_secret(secret_key)
         return S3Destination(settings.bucket_name, endpoint, access_key, secret_key, region)
+
+    def _aws_keys(self, aws_conn_id: str) -> dict[str, str]:
+        """An Airflow AWS connection's S3 endpoint, keys and region (login and password, or its extras)."""
+        aws = self.get_connection(aws_conn_id)
+        extra = aws.extra_dejson
+        s3_config = (extra.get("service_config") or {}).get("s3") or {}
+        return {
+            "endpoint": str(extra.get("endpoint_url") or s3_config.get("endpoint_url") or ""),
+            "access_key": aws.login or str(extra.get("aws_access_key_id") or ""),
+            "secret_key": aws.password or str(extra.get("aws_secret_access_key") or ""),
+            "session_token": str(extra.get("aws_session_token") or ""),
+            "region": str(extra.get("region_name") or ""),
+        }
+
+    def object_url_credentials(self, aws_conn_id: str | None = None) -> dict[str, str]:
+        """The keys Zilliz Cloud reads ``object_urls`` with (``access_key``, ``secret_key``,
+        ``session_token``): ``aws_conn_id``'s, or the connection's ``storage_*`` extras; empty for
+        objects that need none. Masked in logs."""
+        if aws_conn_id:
+            aws = self._aws_keys(aws_conn_id)
+            keys = {name: aws[name] for name in ("access_key", "secret_key", "session_token")}
+            where = f"aws_conn_id {aws_conn_id!r}"
+        else:
+            settings = self.settings
+            keys = {
+                "access_key": settings.storage_access_key,
+                "secret_key": settings.storage_secret_key,
+                "session_token": "",
+            }
+            where = f"the Milvus connection {settings.conn_id!r}"
+        if bool(keys["access_key"]) != bool(keys["secret_key"]):
+            raise MilvusConfigError(f"{where} gives only one of the access key and the secret key for object_urls")
+        from airflow.providers.common.compat.sdk import mask_secret
+
+        for value in keys.values():
+            if value:
+                mask_secret(value)
+        return keys
 
     def collection_schema(self, collection_name: str, timeout: float | None = None) -> CollectionSchema:
         """The collection's schema as pymilvus's ``CollectionSchema`` (what its bulk writer checks rows

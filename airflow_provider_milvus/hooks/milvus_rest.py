@@ -188,8 +188,24 @@ class RestTarget:
 
     @classmethod
     def from_settings(cls, settings: MilvusConnectionSettings) -> RestTarget:
-        """Self-hosted Milvus: the REST API on the connection's host and port, with its credentials
-        and TLS files (a ``server_name`` override applies to gRPC only)."""
+        """Zilliz Cloud's import API for a Zilliz Cloud host, or a connection naming a ``cluster_id``
+        (its endpoint from ``cloud_api_endpoint``, else the host's region's); otherwise the
+        self-hosted REST API on the connection's host and port, with its credentials and TLS files
+        (a ``server_name`` override applies to gRPC only)."""
+        cloud = zilliz_cloud_cluster(settings.address)
+        if settings.cluster_id or cloud:
+            return cls.zilliz_cloud(
+                settings.bearer,
+                settings.cluster_id or (cloud[0] if cloud else ""),
+                endpoint=settings.cloud_api_endpoint or (cloud[1] if cloud else ZILLIZ_CLOUD_API),
+                db_name=settings.db_name,
+                timeout=settings.timeout or DEFAULT_TIMEOUT,
+            )
+        if settings.cloud_api_endpoint:
+            raise MilvusConfigError(
+                f"Milvus connection {settings.conn_id!r}: cloud_api_endpoint is set but no cluster ID: give "
+                "cluster_id, or a Zilliz Cloud host to read it from"
+            )
         return cls(
             base_url=settings.uri,
             secret=settings.bearer,
@@ -213,7 +229,7 @@ class RestTarget:
         if not cluster_id or not cluster_id.strip():
             raise MilvusConfigError("a Zilliz Cloud import needs the cluster ID (cluster_id), which is empty")
         if not api_key:
-            raise MilvusConfigError("a Zilliz Cloud import needs an API key, which is empty")
+            raise MilvusConfigError("a Zilliz Cloud import needs an API key (the connection's token), which is empty")
         return cls(
             base_url=endpoint.rstrip("/"),
             secret=api_key,

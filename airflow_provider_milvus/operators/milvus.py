@@ -291,6 +291,9 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
     :param object_urls: Zilliz Cloud: object URLs to import (REST only; templated).
     :param volume_name: Zilliz Cloud: the volume ``data_paths`` are in (REST only; templated).
     :param data_paths: Zilliz Cloud: paths in ``volume_name`` (REST only; templated).
+    :param aws_conn_id: Zilliz Cloud: an Airflow AWS connection whose keys Zilliz Cloud reads
+        ``object_urls`` with; None uses the Milvus connection's ``storage_access_key`` and
+        ``storage_secret_key``, if set. Never logged, nor kept in XCom or the task state store.
     :param milvus_conn_id: Airflow connection of type ``milvus``.
     """
 
@@ -309,7 +312,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         self,
         *,
         collection_name: str,
-        files: list[str] | str,
+        files: list[str] | str | None = None,
         partition_name: str | None = None,
         db_name: str | None = None,
         options: dict[str, str] | None = None,
@@ -318,6 +321,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         object_urls: list[str] | str | None = None,
         volume_name: str | None = None,
         data_paths: list[str] | str | None = None,
+        aws_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -327,6 +331,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         self.object_urls = object_urls
         self.volume_name = volume_name
         self.data_paths = data_paths
+        self.aws_conn_id = aws_conn_id
         if on_unknown_import not in ON_UNKNOWN_IMPORT_CHOICES:
             raise MilvusConfigError(
                 f"on_unknown_import must be one of {list(ON_UNKNOWN_IMPORT_CHOICES)}, got {on_unknown_import!r}"
@@ -353,7 +358,11 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
             )
             if given
         ]
-        if resolve_import_api(self.api, self.hook.settings.address, rest_only=rest_only) == "rest":
+        if self.aws_conn_id and not object_urls:
+            raise MilvusConfigError("aws_conn_id gives the keys Zilliz Cloud reads object_urls with: give object_urls")
+        settings = self.hook.settings
+        api = resolve_import_api(self.api, settings.address, rest_only=rest_only, cluster_id=settings.cluster_id)
+        if api == "rest":
             return self._execute_rest(context, collection, raw_options, object_urls, data_paths)
         files = self.hook.import_file_keys(parse_rendered_literal(self.files))
         options = validate_import_options(parse_rendered_literal(self.options))
@@ -432,6 +441,8 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
             "volume_name": self.volume_name or "",
             "options": options,
         }
+        # Read before any request; never in the request record (it goes to the task state store).
+        credentials = self.hook.object_url_credentials(self.aws_conn_id) if object_urls else {}
         record = RestImportRecord(context, request)
         job_id = record.job_id()
         if job_id is not None:
@@ -449,6 +460,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
                     volume_name=self.volume_name or "",
                     data_paths=data_paths,
                     timeout=self.rpc_timeout,
+                    **credentials,
                 ),
                 idempotent=False,
             )

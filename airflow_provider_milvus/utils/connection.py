@@ -108,6 +108,31 @@ def _storage_fields(extra: dict[str, Any], where: str) -> dict[str, str]:
     return fields
 
 
+def _cloud_fields(extra: dict[str, Any], where: str) -> dict[str, str]:
+    """Zilliz Cloud's import API: the cluster ID and the API endpoint, when the host does not say."""
+    fields = {}
+    for name in ("cluster_id", "cloud_api_endpoint"):
+        value = extra.get(name)
+        if value is not None and not isinstance(value, str):
+            raise MilvusConfigError(f"{where}: {name} must be a string, got a {type(value).__name__}")
+        fields[name] = (value or "").strip()
+    cluster_id = fields["cluster_id"]
+    if cluster_id and not (cluster_id.isascii() and cluster_id.isprintable() and " " not in cluster_id):
+        raise MilvusConfigError(f"{where}: cluster_id must be a Zilliz Cloud cluster ID such as in01-0123456789abcdef")
+    endpoint = fields["cloud_api_endpoint"]
+    if endpoint:
+        try:
+            parts = urlsplit(endpoint)
+            parts.port  # noqa: B018 (raises on a port that is not a number)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+            raise MilvusConfigError(
+                f"{where}: cloud_api_endpoint must be a URL like https://api.cloud.zilliz.com, without a path"
+            )
+    return fields
+
+
 @dataclass(frozen=True)
 class MilvusConnectionSettings:
     """Everything needed to reach Milvus, parsed and checked from an Airflow connection.
@@ -134,6 +159,10 @@ class MilvusConnectionSettings:
     storage_endpoint: str = ""
     storage_access_key: str = field(default="", repr=False)
     storage_secret_key: str = field(default="", repr=False)
+    #: Zilliz Cloud: the cluster its import API names (read from a Zilliz Cloud host when empty).
+    cluster_id: str = ""
+    #: Zilliz Cloud's import API (its control plane), when not the one the host's region uses.
+    cloud_api_endpoint: str = ""
 
     @classmethod
     def from_connection(cls, conn: Connection) -> MilvusConnectionSettings:
@@ -252,6 +281,7 @@ class MilvusConnectionSettings:
             server_name=str(extra.get("server_name") or ""),
             timeout=timeout,
             **_storage_fields(extra, where),
+            **_cloud_fields(extra, where),
             **tls_files,
         )
 

@@ -27,10 +27,11 @@ def auto_commit_off(options: dict[str, str]) -> bool:
     return options.get("auto_commit", "true").strip().lower() in ("false", "0", "no", "off")
 
 
-def resolve_import_api(api: str, host: str, *, rest_only: list[str]) -> str:
+def resolve_import_api(api: str, host: str, *, rest_only: list[str], cluster_id: str = "") -> str:
     """The API an import takes, checked before any request.
 
-    ``"auto"`` takes REST for a Zilliz Cloud endpoint (which serves no gRPC Import) or when
+    ``"auto"`` takes REST for a Zilliz Cloud endpoint (which serves no gRPC Import) or a
+    connection naming a Zilliz Cloud ``cluster_id``, or when
     Zilliz Cloud sources (object URLs, a volume) are given, and gRPC otherwise: a self-hosted
     Milvus 2.4+ serves REST on its proxy port only where the HTTP server is enabled and shares
     that port, which the provider cannot tell from the gRPC connection (see
@@ -48,7 +49,7 @@ def resolve_import_api(api: str, host: str, *, rest_only: list[str]) -> str:
     # auto_commit=false alone keeps "auto" on gRPC, which refuses it naming api="rest": a
     # two-phase import needs Milvus 3.0's REST API, which the server may not serve.
     sources = [name for name in rest_only if name != "auto_commit=false"]
-    if api == "rest" or sources or zilliz_cloud_cluster(host) is not None:
+    if api == "rest" or sources or cluster_id or zilliz_cloud_cluster(host) is not None:
         return "rest"
     return "grpc"
 

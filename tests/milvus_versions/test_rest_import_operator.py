@@ -213,3 +213,65 @@ def test_trigger_reports_a_failed_rest_job_with_its_reason(monkeypatch):
 
         event = asyncio.run(first_event())
     assert event.payload["status"] == "error" and "no such field 'vector'" in event.payload["message"]
+
+
+API_KEY = "zc-api-key-0123"
+ACCESS_KEY, SECRET_KEY = "AKIAEXAMPLEKEY", "s3-secret-example-value"
+
+
+def serve_cloud(monkeypatch, milvus: MilvusRest, **extra: str) -> RestServer:
+    """A Zilliz Cloud connection: the API key as its token, the cluster ID and the import API (here,
+    the loopback server answering as Zilliz Cloud) in its extras."""
+    server = RestServer(milvus)
+    fields = {"token": API_KEY, "cluster_id": "in01-0123456789abcdef", **extra}
+    fields.setdefault("cloud_api_endpoint", f"http://127.0.0.1:{server.port}")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MILVUS_CLOUD",
+        json.dumps({"conn_type": "milvus", "host": "127.0.0.1", "port": 19530, "extra": fields}),
+    )
+    return server
+
+
+def test_a_zilliz_cloud_connection_imports_object_urls_with_the_aws_connection_keys(monkeypatch, caplog):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_SOURCE",
+        json.dumps({"conn_type": "aws", "login": ACCESS_KEY, "password": SECRET_KEY}),
+    )
+    milvus = MilvusRest(version="zilliz", bearer=API_KEY)
+    caplog.set_level("DEBUG")
+    with serve_cloud(monkeypatch, milvus):
+        ctx = context()
+        job_id = operator(
+            milvus_conn_id="milvus_cloud",
+            api="auto",  # the connection names a cluster: REST
+            files=None,
+            object_urls=["s3://source-bucket/docs/part-0.parquet"],
+            aws_conn_id="aws_source",
+        ).execute(ctx)
+    [create] = milvus.sent("create")
+    assert create.body["clusterId"] == "in01-0123456789abcdef"
+    assert create.body["objectUrls"] == [["s3://source-bucket/docs/part-0.parquet"]]
+    assert (create.body["accessKey"], create.body["secretKey"]) == (ACCESS_KEY, SECRET_KEY)
+    assert create.headers["authorization"] == f"Bearer {API_KEY}"
+    assert ctx["ti"].pushed["import_state"]["state"] == "ImportCompleted" and job_id in milvus.jobs
+    shown = caplog.text + json.dumps(ctx["ti"].pushed, default=str)
+    assert SECRET_KEY not in shown and ACCESS_KEY not in shown and API_KEY not in shown
+
+
+def test_a_zilliz_cloud_connection_refuses_server_files_before_any_request(monkeypatch):
+    milvus = MilvusRest(version="zilliz", bearer=API_KEY)
+    with serve_cloud(monkeypatch, milvus), pytest.raises(MilvusConfigError, match="object_urls"):
+        operator(milvus_conn_id="milvus_cloud", api="auto").execute(context())
+    assert milvus.requests == []
+
+
+def test_a_cloud_api_endpoint_without_a_cluster_id_is_named_before_any_request(monkeypatch):
+    milvus = MilvusRest(version="zilliz", bearer=API_KEY)
+    with serve_cloud(monkeypatch, milvus, cluster_id=""), pytest.raises(MilvusConfigError, match="cluster_id"):
+        operator(milvus_conn_id="milvus_cloud", files=None, object_urls=["s3://b/k.parquet"]).execute(context())
+    assert milvus.requests == []
+
+
+def test_aws_conn_id_without_object_urls_is_named():
+    with pytest.raises(MilvusConfigError, match="aws_conn_id"):
+        operator(aws_conn_id="aws_source").execute(context())

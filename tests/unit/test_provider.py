@@ -22,6 +22,7 @@ def test_entry_point_and_connection_type():
         "token", "db_name", "secure", "server_pem_path", "ca_pem_path",
         "client_pem_path", "client_key_path", "server_name", "timeout",
         "bucket_name", "storage_endpoint", "storage_access_key", "storage_secret_key",
+        "cluster_id", "cloud_api_endpoint",
     }  # fmt: skip
     for secret in ("token", "storage_access_key", "storage_secret_key"):
         assert fields[secret]["schema"]["format"] == "password"

@@ -7,6 +7,8 @@ tests/milvus_versions/test_rest_transport.py.
 
 from __future__ import annotations
 
+import json
+
 import grpc
 import httpx
 import pytest
@@ -282,3 +284,42 @@ def test_unreadable_tls_files_are_named(tmp_path):
     bad.write_text("not a certificate")
     with pytest.raises(MilvusConfigError, match="cannot use the TLS files for h:1"):
         RestTarget("https://h:1", ca_pem_path=str(bad)).ssl_context()
+
+
+def _cloud_settings(host: str, **extra: str) -> MilvusConnectionSettings:
+    from airflow.providers.common.compat.sdk import Connection
+
+    conn = Connection(conn_id="cloud", conn_type="milvus", host=host, extra=json.dumps({"token": "key", **extra}))
+    return MilvusConnectionSettings.from_connection(conn)
+
+
+@pytest.mark.parametrize(
+    ("host", "extra", "cluster_id", "base_url"),
+    [
+        # The cluster ID is a Zilliz Cloud host's first label; the import API is its region's.
+        ("https://in01-abc.aws-us-west-2.vectordb.zillizcloud.com:19530", {}, "in01-abc", "https://api.cloud.zilliz.com"),
+        ("in03-def.serverless.gcp-us-west1.cloud.zilliz.com.cn", {}, "in03-def", "https://api.cloud.zilliz.com.cn"),
+        # Given in the extras: a private endpoint, or another API endpoint.
+        ("10.0.0.5", {"cluster_id": "in01-xyz"}, "in01-xyz", "https://api.cloud.zilliz.com"),
+        ("10.0.0.5", {"cluster_id": "in01-xyz", "cloud_api_endpoint": "http://127.0.0.1:8080/"}, "in01-xyz", "http://127.0.0.1:8080"),
+        # A self-hosted Milvus: its own REST API, no cluster.
+        ("10.0.0.5", {}, "", "http://10.0.0.5:19530"),
+    ],
+)  # fmt: skip
+def test_the_rest_target_of_a_connection(host, extra, cluster_id, base_url):
+    target = RestTarget.from_settings(_cloud_settings(host, **extra))
+    assert (target.cluster_id, target.base_url) == (cluster_id, base_url)
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"cloud_api_endpoint": "https://api.cloud.zilliz.com"}, "no cluster ID: give cluster_id"),
+        ({"cluster_id": "in01 x"}, "cluster_id must be"),
+        ({"cluster_id": "in01-x", "cloud_api_endpoint": "api.cloud.zilliz.com"}, "cloud_api_endpoint must be a URL"),
+        ({"cluster_id": "in01-x", "cloud_api_endpoint": "https://h/v2"}, "cloud_api_endpoint must be a URL"),
+    ],
+)
+def test_cloud_fields_are_checked_and_named(extra, named):
+    with pytest.raises(MilvusConfigError, match=named):
+        RestTarget.from_settings(_cloud_settings("10.0.0.5", **extra))
