@@ -92,9 +92,10 @@ class MilvusImportUnknownError(AirflowFailException):
     ``on_unknown_import="import_anew"`` makes a retry import anew instead. Retrying cannot help.
     """
 
-    def __init__(self, message: str, import_task_ids: list[int] | None = None) -> None:
+    def __init__(self, message: str, import_task_ids: list[int] | list[str] | None = None) -> None:
         super().__init__(message)
-        self.import_task_ids = list(import_task_ids or [])
+        # gRPC import task IDs (int), or REST job IDs (str).
+        self.import_task_ids: list[int] | list[str] = import_task_ids[:] if import_task_ids else []
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (str(self), self.import_task_ids)
@@ -103,11 +104,12 @@ class MilvusImportUnknownError(AirflowFailException):
 class MilvusDuplicateImportError(AirflowFailException):
     """More than one import of one bulk-insert task's request exists in Milvus.
 
-    Its rows may be loaded more than once. ``import_task_ids`` names them. Retrying cannot help."""
+    Its rows may be loaded more than once. ``import_task_ids`` names them (REST job IDs are
+    strings). Retrying cannot help."""
 
-    def __init__(self, message: str, import_task_ids: list[int]) -> None:
+    def __init__(self, message: str, import_task_ids: list[int] | list[str]) -> None:
         super().__init__(message)
-        self.import_task_ids = list(import_task_ids)
+        self.import_task_ids: list[int] | list[str] = import_task_ids[:]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (str(self), self.import_task_ids)

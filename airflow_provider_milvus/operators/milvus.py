@@ -52,7 +52,7 @@ from airflow_provider_milvus.utils.mixins import (
 from airflow_provider_milvus.utils.rest_import import (
     IMPORT_API_CHOICES,
     ImportApi,
-    RestImportRecord,
+    RestImportResume,
     abort_quietly,
     auto_commit_off,
     resolve_import_api,
@@ -443,11 +443,18 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         }
         # Read before any request; never in the request record (it goes to the task state store).
         credentials = self.hook.object_url_credentials(self.aws_conn_id) if object_urls else {}
-        record = RestImportRecord(context, request)
-        job_id = record.job_id()
-        if job_id is not None:
-            self.log.info("Reconnecting to import job %s, started by an earlier try", job_id)
-        else:
+        resume = RestImportResume(
+            rest,
+            context,
+            request,
+            on_unknown_import=self.on_unknown_import,
+            db_name=db_name,
+            rpc_timeout=self.rpc_timeout,
+            log=self.log,
+        )
+        job_id = resume.earlier_job()
+        if job_id is None:
+            resume.record_intent()
             job_id = self._send(
                 f"Milvus to accept the REST import into {collection!r}",
                 lambda: rest.create_import(
@@ -464,7 +471,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
                 ),
                 idempotent=False,
             )
-            record.save(job_id)
+            resume.record_job(job_id)
             self.log.info("Started import job %s into %r", job_id, collection)
         if not self.wait_for_completion and not two_phase:
             self._report_to_outlets(context, [collection], {"import_task_id": job_id})

@@ -12,16 +12,19 @@ from airflow_provider_milvus import wait
 from airflow_provider_milvus.exceptions import (
     MilvusAuthenticationError,
     MilvusConfigError,
+    MilvusDuplicateImportError,
     MilvusError,
+    MilvusImportUnknownError,
     MilvusWaitFailed,
 )
 from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator
 from airflow_provider_milvus.sensors.milvus import MilvusImportStateSensor
 from airflow_provider_milvus.triggers.milvus import MilvusImportStateTrigger
-from airflow_provider_milvus.utils.rest_import import resolve_import_api
+from airflow_provider_milvus.utils.rest_import import REST_IMPORT_STORE_KEY, resolve_import_api
 
+from ..log_capture import log_messages
 from ..task_context import TaskStore, context
-from .rest_server import MilvusRest, RestServer, failed, two_phase
+from .rest_server import MilvusRest, RestServer, completed, failed, two_phase
 
 BEARER = "root:Milvus"
 FILE = "imports/part-0.parquet"
@@ -89,16 +92,86 @@ def test_rate_limited_create_is_sent_again_within_the_deadline(monkeypatch):
     assert len(milvus.sent("create")) == 2 and len(milvus.jobs) == 1
 
 
-def test_unknown_recorded_job_is_named(monkeypatch):
+def test_a_recorded_job_milvus_forgot_is_looked_for_then_imported_anew(monkeypatch):
     milvus = MilvusRest(version="2.6", bearer=BEARER)
     store = TaskStore()
     with serve(monkeypatch, milvus):
         op = operator()
-        op.execute(context(store=store))
+        first = op.execute(context(store=store))
         milvus.jobs.clear()  # the server forgot the job (a restore, another cluster)
-        with pytest.raises(MilvusError, match="does not exist"):
-            op.execute(context(try_number=2, store=store))
-    assert len(milvus.sent("create")) == 1
+        with log_messages() as logged:
+            again = op.execute(context(try_number=2, store=store))
+    text = "\n".join(logged)
+    assert "unknown to Milvus" in text and "No live import job" in text
+    assert again != first and len(milvus.sent("create")) == 2 and list(milvus.jobs) == [again]
+
+
+def test_the_intent_is_recorded_before_the_create_and_the_job_after(monkeypatch):
+    milvus = MilvusRest(version="2.6", bearer=BEARER)
+    written: list[tuple[object, int]] = []
+    store = TaskStore(on_set=lambda key, value: written.append((value["job_id"], len(milvus.jobs))))
+    with serve(monkeypatch, milvus):
+        job_id = operator(wait_for_completion=False).execute(context(store=store))
+    assert written == [(None, 0), (job_id, 1)]
+
+
+def _lose_the_answer(store: TaskStore) -> None:
+    """As if the try died after Milvus created the job and before it recorded the ID."""
+    saved = store.values[REST_IMPORT_STORE_KEY]
+    store.values[REST_IMPORT_STORE_KEY] = {**saved, "job_id": None}
+
+
+@pytest.mark.parametrize("with_store", [True, False], ids=["intent-only", "no-store"])
+def test_a_retry_without_the_job_id_finds_the_running_job_by_its_files(monkeypatch, with_store):
+    """Airflow 3.3+ with only the intent recorded, or before 3.3 with no store at all: REST list
+    carries the job IDs, describe the files."""
+    milvus = MilvusRest(version="2.5", bearer=BEARER)
+    store = TaskStore() if with_store else None
+    with serve(monkeypatch, milvus):
+        other = operator(files=["imports/other.parquet"], wait_for_completion=False).execute(context())
+        first = operator(wait_for_completion=False).execute(context(store=store))
+        if store is not None:
+            _lose_the_answer(store)
+        ctx = context(try_number=2, store=store)
+        with log_messages() as logged:
+            again = operator().execute(ctx)
+    assert again == first != other and len(milvus.sent("create")) == 2
+    assert any("found by its files" in message for message in logged)
+    assert ctx["ti"].pushed["import_state"]["state"] == "ImportCompleted"
+
+
+def test_a_retry_that_finds_only_a_completed_job_of_its_files_cannot_tell(monkeypatch):
+    """No create time is listed: a completed job of the same files may be an earlier DAG run's."""
+    milvus = MilvusRest(version="2.6", bearer=BEARER)
+    with serve(monkeypatch, milvus):
+        first = operator().execute(context())
+        with pytest.raises(MilvusImportUnknownError, match="cannot be told") as err:
+            operator().execute(context(try_number=2))
+        assert err.value.import_task_ids == [first] and len(milvus.sent("create")) == 1
+        again = operator(on_unknown_import="import_anew").execute(context(try_number=2))
+    assert again != first and len(milvus.sent("create")) == 2
+
+
+def test_a_retry_that_finds_two_running_jobs_of_its_files_names_both(monkeypatch):
+    milvus = MilvusRest(version="2.6", bearer=BEARER)
+    with serve(monkeypatch, milvus):
+        ids = [operator(wait_for_completion=False).execute(context()) for _ in range(2)]
+        ctx = context(try_number=2)
+        with pytest.raises(MilvusDuplicateImportError) as err:
+            operator().execute(ctx)
+    assert sorted(err.value.import_task_ids) == sorted(ids) and len(milvus.sent("create")) == 2
+    assert sorted(found["id"] for found in ctx["ti"].pushed["duplicate_imports"]) == sorted(ids)
+
+
+def test_a_recorded_job_that_failed_is_imported_anew(monkeypatch):
+    milvus = MilvusRest(version="2.6", bearer=BEARER, next_import=failed("the file is not parquet"))
+    store = TaskStore()
+    with serve(monkeypatch, milvus):
+        with pytest.raises(MilvusWaitFailed):
+            operator().execute(context(store=store))
+        milvus.next_import = completed(1000)
+        again = operator().execute(context(try_number=2, store=store))
+    assert len(milvus.sent("create")) == 2 and milvus.jobs[again].answer().state == "Completed"
 
 
 def test_two_phase_import_commits_then_completes(monkeypatch):
@@ -232,14 +305,13 @@ def serve_cloud(monkeypatch, milvus: MilvusRest, **extra: str) -> RestServer:
     return server
 
 
-def test_a_zilliz_cloud_connection_imports_object_urls_with_the_aws_connection_keys(monkeypatch, caplog):
+def test_a_zilliz_cloud_connection_imports_object_urls_with_the_aws_connection_keys(monkeypatch, capsys):
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_SOURCE",
         json.dumps({"conn_type": "aws", "login": ACCESS_KEY, "password": SECRET_KEY}),
     )
     milvus = MilvusRest(version="zilliz", bearer=API_KEY)
-    caplog.set_level("DEBUG")
-    with serve_cloud(monkeypatch, milvus):
+    with serve_cloud(monkeypatch, milvus), log_messages() as logged:
         ctx = context()
         job_id = operator(
             milvus_conn_id="milvus_cloud",
@@ -254,7 +326,8 @@ def test_a_zilliz_cloud_connection_imports_object_urls_with_the_aws_connection_k
     assert (create.body["accessKey"], create.body["secretKey"]) == (ACCESS_KEY, SECRET_KEY)
     assert create.headers["authorization"] == f"Bearer {API_KEY}"
     assert ctx["ti"].pushed["import_state"]["state"] == "ImportCompleted" and job_id in milvus.jobs
-    shown = caplog.text + json.dumps(ctx["ti"].pushed, default=str)
+    shown = "\n".join(logged) + capsys.readouterr().out + json.dumps(ctx["ti"].pushed, default=str)
+    assert "Started import job" in shown
     assert SECRET_KEY not in shown and ACCESS_KEY not in shown and API_KEY not in shown
 
 
