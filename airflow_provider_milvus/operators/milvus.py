@@ -416,7 +416,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         except MilvusWaitFailed as err:
             context["ti"].xcom_push(key="import_state", value=err.result)
             raise
-        return self._completed(context, task_id, state)
+        return self._completed(context, task_id, state, state["row_count"] if state else None)
 
     def _execute_rest(
         self,
@@ -427,11 +427,13 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         data_paths: Any,
     ) -> str:
         """The import over REST: create (or reconnect to the recorded job), wait, commit a two-phase job."""
-        if self.deferrable:
-            raise MilvusConfigError("a REST import waits in the worker: set deferrable=False")
+        two_phase = auto_commit_off(options)
+        if self.deferrable and two_phase:
+            raise MilvusConfigError(
+                "a two-phase import (auto_commit=false) is committed from the worker: set deferrable=False"
+            )
         files = self.hook.import_file_keys(parse_rendered_literal(self.files)) if self.files else None
         rest = rest_transport(self.hook)
-        two_phase = auto_commit_off(options)
         db_name = self.db_name or None
         request = {
             "db_name": self.db_name or "",
@@ -476,6 +478,14 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         if not self.wait_for_completion and not two_phase:
             self._report_to_outlets(context, [collection], {"import_task_id": job_id})
             return job_id
+        if self.deferrable:
+            # Only the deferral returns here: a wait in the worker goes on below.
+            self._wait(
+                RestImportStateTarget(job_id, db_name, self.rpc_timeout),
+                MilvusImportStateTrigger,
+                {"import_task_id": job_id, "api": "rest", "db_name": db_name},
+                self._task_end(xcoms={"return_value": job_id}, result_xcom="import_state", failure_xcom="import_state"),
+            )
         deadline = deadline_after(self.wait_timeout)
         try:
             job = wait_sync(
@@ -519,21 +529,23 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         )
         return job_id
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> int:
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> int | str:
         try:
             done = event_result(event)
         except MilvusWaitFailed:
             if isinstance(event, dict) and event.get("import_state"):
                 context["ti"].xcom_push(key="import_state", value=event["import_state"])
             raise
+        state: dict[str, Any] | None = done.get("import_state")
+        if state is not None and "rest_state" in state:  # a REST job (RestImportJob): its ID is a string
+            return self._completed(context, str(done["import_task_id"]), state, state["imported_rows"])
         # The submitted ID, carried by the trigger: Milvus 2.4+ reports id=0 in the state.
         task_id = int(done.get("import_task_id") or done["import_state"]["id"])
-        return self._completed(context, task_id, done.get("import_state"))
+        return self._completed(context, task_id, state, state["row_count"] if state else None)
 
-    def _completed(self, context: Context, task_id: int, state: ImportState | None) -> int:
+    def _completed(self, context: Context, task_id: T, state: Any, rows: int | None) -> T:
         if state is not None:
             context["ti"].xcom_push(key="import_state", value=state)
-        rows = state["row_count"] if state else None
         extra = {"import_task_id": task_id, "state": IMPORT_COMPLETED, **({"rows": rows} if rows is not None else {})}
         self._report_to_outlets(context, [str(self.collection_name)], extra)
         return task_id

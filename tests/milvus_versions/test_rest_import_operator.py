@@ -207,7 +207,7 @@ def test_retry_with_the_store_reconnects_without_a_second_create(monkeypatch):
         {"api": "grpc", "volume_name": "vol", "data_paths": ["a.parquet"], "files": None},
         {"api": "grpc", "options": {"auto_commit": "false"}},
         {"api": "rest", "object_urls": ["s3://bucket/a.parquet"], "files": None},  # self-hosted reads its bucket
-        {"api": "rest", "deferrable": True},
+        {"api": "rest", "deferrable": True, "options": {"auto_commit": "false"}},
     ],
 )
 def test_bad_input_is_named_before_any_request(monkeypatch, kwargs):
@@ -286,6 +286,51 @@ def test_trigger_reports_a_failed_rest_job_with_its_reason(monkeypatch):
 
         event = asyncio.run(first_event())
     assert event.payload["status"] == "error" and "no such field 'vector'" in event.payload["message"]
+
+
+@pytest.mark.parametrize("version", ["2.6", "zilliz"])
+def test_a_deferred_rest_import_waits_in_the_trigger_and_resumes_with_the_job(monkeypatch, version):
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    milvus = MilvusRest(version=version, bearer=BEARER)
+    store = TaskStore()
+    server = serve(monkeypatch, milvus)
+    with server:
+        op = operator(deferrable=True)
+        if version == "zilliz":
+            monkeypatch.setenv(
+                "AIRFLOW_CONN_MILVUS_REST",
+                json.dumps(
+                    {
+                        "conn_type": "milvus",
+                        "host": "127.0.0.1",
+                        "extra": {
+                            "token": BEARER,
+                            "cluster_id": "in01-0123456789abcdef",
+                            "cloud_api_endpoint": f"http://127.0.0.1:{server.port}",
+                        },
+                    }
+                ),
+            )
+            op = operator(deferrable=True, files=None, object_urls=["s3://b/docs/part-0.parquet"])
+        with pytest.raises(TaskDeferred) as deferred:
+            op.execute(context(store=store))
+        trigger = deferred.value.trigger
+        _path, kwargs = trigger.serialize()
+        assert json.loads(json.dumps(kwargs)) == kwargs and kwargs["api"] == "rest"
+        [create] = milvus.sent("create")
+
+        async def first_event():
+            return await anext(MilvusImportStateTrigger(**kwargs).run())
+
+        event = asyncio.run(first_event())
+        ctx = context(store=store)
+        job_id = op.execute_complete(ctx, event.payload)
+    assert isinstance(job_id, str) and job_id == kwargs["import_task_id"] and job_id in milvus.jobs
+    assert ctx["ti"].pushed["import_state"]["rest_state"] == "Completed"
+    assert len(milvus.sent("create")) == 1 and create.body.get("clusterId") == (
+        "in01-0123456789abcdef" if version == "zilliz" else None
+    )
 
 
 API_KEY = "zc-api-key-0123"
