@@ -57,6 +57,7 @@ from airflow_provider_milvus.utils.rest_import import (
     auto_commit_off,
     resolve_import_api,
     rest_transport,
+    self_hosted_api,
 )
 from airflow_provider_milvus.validation import (
     is_sendable,
@@ -286,8 +287,9 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         load the rows twice) or ``"import_anew"`` (import again; for collections that deduplicate,
         or data loaded into a fresh collection per run).
     :param api: ``"grpc"`` (Milvus's Import RPC), ``"rest"`` (the REST Import V2 API of Milvus 2.4+
-        and Zilliz Cloud; its job ID, a string, is returned) or ``"auto"`` (the default: REST for a
-        Zilliz Cloud endpoint or REST-only options, gRPC otherwise). See docs/operators/bulk-insert.md.
+        and Zilliz Cloud; its job ID, a string, is returned) or ``"auto"`` (the default: REST for
+        Zilliz Cloud or REST-only options, and for a Milvus 2.4+ that answers REST on the
+        connection's port; gRPC otherwise). See docs/operators/bulk-insert.md.
     :param object_urls: Zilliz Cloud: object URLs to import (REST only; templated).
     :param volume_name: Zilliz Cloud: the volume ``data_paths`` are in (REST only; templated).
     :param data_paths: Zilliz Cloud: paths in ``volume_name`` (REST only; templated).
@@ -368,6 +370,9 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         options = validate_import_options(parse_rendered_literal(self.options))
         db_name = validate_db_name(self.db_name, "db_name")
         partition_name = validate_optional_name(self.partition_name, "partition_name")
+        # The inputs are checked: now "auto" may ask the server which API it serves.
+        if self.api == "auto" and self_hosted_api(self.hook, collection, db_name, self.rpc_timeout, self.log) == "rest":
+            return self._execute_rest(context, collection, raw_options, object_urls, data_paths)
         request: ImportRequest = {
             "db_name": db_name or "",
             "collection": collection,

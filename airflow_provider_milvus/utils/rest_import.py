@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_milvus.exceptions import (
+    MilvusAuthenticationError,
     MilvusConfigError,
     MilvusDuplicateImportError,
     MilvusError,
     MilvusImportUnknownError,
 )
-from airflow_provider_milvus.hooks.milvus_rest import file_groups, zilliz_cloud_cluster
+from airflow_provider_milvus.hooks.milvus_rest import choose_import_api, file_groups, zilliz_cloud_cluster
 from airflow_provider_milvus.types import IMPORT_COMPLETED, IMPORT_FAILED, RestImportJob
 from airflow_provider_milvus.utils.import_resume import DUPLICATE_IMPORTS_XCOM
 from airflow_provider_milvus.validation import validate_import_task_id, validate_rest_job_id
@@ -59,6 +60,30 @@ def resolve_import_api(api: str, host: str, *, rest_only: list[str], cluster_id:
     if api == "rest" or sources or cluster_id or zilliz_cloud_cluster(host) is not None:
         return "rest"
     return "grpc"
+
+
+def self_hosted_api(hook: MilvusHook, collection: str, db_name: str | None, timeout: float | None, log: Any) -> str:
+    """What ``api="auto"`` takes on a self-hosted server: REST where it is Milvus 2.4+ (GetVersion)
+    and answers the REST import API on the connection's port, as it does unless its HTTP server is
+    off (``proxy.http.enabled``) or on a port of its own (``proxy.http.port``); gRPC otherwise.
+    The probe is a read (``list``), so a server that turns it away imported nothing."""
+    version = hook.get_server_version(timeout)
+    if choose_import_api(version, hook.settings.address) != "rest":
+        return "grpc"
+    try:
+        hook.rest.list_imports(collection, db_name=db_name, timeout=timeout)
+    except MilvusAuthenticationError:
+        raise
+    except MilvusError as err:
+        log.info(
+            "Milvus %s answers no REST import API on %s (%s): importing over gRPC",
+            version,
+            hook.rest.target.address,
+            err,
+        )
+        return "grpc"
+    log.info("Milvus %s serves the REST import API: importing over REST (api='auto')", version)
+    return "rest"
 
 
 class RestImportResume:

@@ -284,3 +284,32 @@ def test_bulk_insert_into_a_missing_collection_fails_before_the_import(proxy):
     with pytest.raises(Exception, match=r"code 100\): collection not found: 'docs' in database 'default'"):
         bulk_insert().execute(context())
     assert not proxy.sent("Import")
+
+
+def test_auto_asks_a_2_5_server_for_rest_and_imports_over_grpc_where_it_answers_none(proxy):
+    """``api="auto"`` on Milvus 2.4+: GetVersion says REST may be served; this proxy answers no
+    HTTP on its port (as with ``proxy.http.enabled=false``), so the import goes over gRPC."""
+    ctx = context()
+    with log_messages() as logged:
+        task_id = bulk_insert(wait_for_completion=False).execute(ctx)
+    assert isinstance(task_id, int)
+    assert [name for name, _ in proxy.requests if name in ("GetVersion", "Import")] == ["GetVersion", "Import"]
+    assert any("answers no REST import API" in message for message in logged), logged
+
+
+def test_auto_imports_over_rest_where_a_2_5_server_serves_it(proxy, monkeypatch):
+    """Milvus 2.4+ serves REST on its gRPC port; here the REST answers come from the loopback REST
+    server (rest_server.py) and the gRPC ones from the proxy, each on a port of its own."""
+    from airflow_provider_milvus.hooks.milvus_rest import MilvusRestTransport, RestTarget
+
+    from .rest_server import MilvusRest, RestServer
+
+    milvus = MilvusRest(version="2.5", bearer=None)
+    with RestServer(milvus) as server:
+        operator = bulk_insert(wait_for_completion=True)
+        operator.hook.rest = MilvusRestTransport(RestTarget(server.url))
+        ctx = context()
+        job_id = operator.execute(ctx)
+    assert isinstance(job_id, str) and job_id in milvus.jobs and len(milvus.sent("create")) == 1
+    assert proxy.sent("GetVersion") and not proxy.sent("Import")
+    assert ctx["ti"].pushed["import_state"]["rest_state"] == "Completed"
