@@ -12,7 +12,8 @@ side.
   through dag.test(), the trigger runs, the hook and `airflow providers` / `connections test`);
   end-to-end tests through a real scheduler and triggerer, and the connection form in a browser.
 - ``next``: the next Airflow, 3.4 (its newest pre-release until 3.4.0 is served) + pymilvus 3.x: what
-  the compat legs run, the searchable and retried-import tests, and the example DAG end to end.
+  the compat legs run, the searchable and retried-import tests, the example DAG end to end, the S3
+  demo, and the fault campaign's smoke.
 - ``form``: Airflow 3.1 with the FAB provider (which Airflow 3.0/3.1 need to show a connection
   form's extra fields): the connection form in a browser.
 - ``coinstall``: the provider resolves and imports beside the Milvus integrations of LangChain
@@ -113,6 +114,8 @@ NEXT_TESTS = [
     f"{E2E}bulk_load_example_succeeds_with_deferred_sensors",
     # The second demo: the example on an S3-backed Milvus, through a stack of its own.
     "tests/e2e/test_demo.py",
+    # The fault campaign's smoke (`make chaos CHAOS_ARGS="--smoke --seed 5"`), a stack of its own too.
+    "tests/e2e/test_chaos_smoke.py",
 ]
 
 
@@ -131,7 +134,7 @@ def e2e(session: nox.Session) -> None:
     """Airflow 3.3, pymilvus 3.x: the end-to-end tests through a real scheduler and triggerers."""
     session.install("-e", ".[test]", *LATEST)
     # The S3 demo starts a stack of its own: the next session runs it, side by side with the others.
-    # The fault campaign's smoke (`make chaos CHAOS_ARGS=--smoke`) is run on its own, not here.
+    # The fault campaign's smoke starts a stack of its own too: the next session runs it.
     session.run(
         "pytest",
         "-v",
