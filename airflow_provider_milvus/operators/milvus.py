@@ -492,6 +492,8 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
                 self._task_end(xcoms={"return_value": job_id}, result_xcom="import_state", failure_xcom="import_state"),
             )
         deadline = deadline_after(self.wait_timeout)
+        # What on_kill aborts, while a two-phase job waits for its commit.
+        self._uncommitted_job = (job_id, db_name) if two_phase else None
         try:
             job = wait_sync(
                 self.hook,
@@ -520,6 +522,8 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
             if two_phase:
                 abort_quietly(rest, job_id, db_name, self.log)
             raise
+        finally:
+            self._uncommitted_job = None
         context["ti"].xcom_push(key="import_state", value=job)
         self.log.info(
             "Import job %s: %s, %s/%s rows; files: %s",
@@ -533,6 +537,13 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
             context, [collection], {"import_task_id": job_id, "state": IMPORT_COMPLETED, "rows": job["imported_rows"]}
         )
         return job_id
+
+    def on_kill(self) -> None:
+        """A task killed while its two-phase job waits for the commit aborts the job (a second abort
+        of it, by the wait's own handler, is a no-op in Milvus)."""
+        job = getattr(self, "_uncommitted_job", None)
+        if job is not None:
+            abort_quietly(rest_transport(self.hook), job[0], job[1], self.log)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> int | str:
         try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 
 import pytest
 
@@ -16,6 +18,7 @@ from airflow_provider_milvus.exceptions import (
     MilvusError,
     MilvusImportUnknownError,
     MilvusWaitFailed,
+    MilvusWaitTimeout,
 )
 from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator
 from airflow_provider_milvus.sensors.milvus import MilvusImportStateSensor
@@ -24,7 +27,7 @@ from airflow_provider_milvus.utils.rest_import import REST_IMPORT_STORE_KEY, res
 
 from ..log_capture import log_messages
 from ..task_context import TaskStore, context
-from .rest_server import MilvusRest, RestServer, completed, failed, two_phase
+from .rest_server import JobAnswer, MilvusRest, RestServer, completed, failed, two_phase
 
 BEARER = "root:Milvus"
 FILE = "imports/part-0.parquet"
@@ -189,6 +192,38 @@ def test_uncommitted_job_whose_commit_fails_is_aborted_and_named(monkeypatch):
     with serve(monkeypatch, milvus), pytest.raises(MilvusError, match="commit failed, the job is aborted"):
         operator(options={"auto_commit": "false"}).execute(context())
     assert len(milvus.sent("abort")) == 1
+
+
+def test_a_two_phase_job_that_never_reaches_uncommitted_is_aborted_at_the_timeout(monkeypatch):
+    milvus = MilvusRest(version="3.0", bearer=BEARER, next_import=[JobAnswer("Importing", 40, 0, 1000)])
+    with serve(monkeypatch, milvus), pytest.raises(MilvusWaitTimeout):
+        operator(options={"auto_commit": "false"}, wait_timeout=0.5).execute(context())
+    [abort] = milvus.sent("abort")
+    assert abort.body["jobId"] in milvus.jobs and not milvus.sent("commit")
+
+
+def test_a_task_killed_while_its_two_phase_job_waits_aborts_the_job(monkeypatch):
+    """on_kill, as Airflow calls it when the task is marked failed or cleared while it runs."""
+    milvus = MilvusRest(version="3.0", bearer=BEARER, next_import=[JobAnswer("Importing", 40, 0, 1000)])
+    op = operator(options={"auto_commit": "false"}, wait_timeout=30, poll_interval=0.05)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            op.execute(context())
+        except BaseException as err:
+            outcome.append(err)
+
+    with serve(monkeypatch, milvus):
+        worker = threading.Thread(target=run)
+        worker.start()
+        while len(milvus.sent("describe")) < 2:
+            time.sleep(0.01)
+        op.on_kill()
+        worker.join(timeout=30)
+    assert not worker.is_alive() and len(milvus.sent("abort")) >= 1 and not milvus.sent("commit")
+    # The aborted job reads Failed: the wait ends with Milvus's answer, not a commit.
+    assert outcome and isinstance(outcome[0], MilvusWaitFailed)
 
 
 def test_retry_with_the_store_reconnects_without_a_second_create(monkeypatch):
