@@ -60,7 +60,7 @@ CLOCK_SKEW_SECONDS = 10
 _UNKNOWN_IMPORT_MARKERS = ("key not found", "does not exist", "not exist")
 
 
-def _names_unknown_import(reason: str) -> bool:
+def names_unknown_import(reason: str) -> bool:
     return any(marker in reason.lower() for marker in _UNKNOWN_IMPORT_MARKERS)
 
 
@@ -214,11 +214,11 @@ class ImportResume:
         try:
             state = self.hook.get_import_state(task_id, timeout=self.rpc_timeout)
         except MilvusError as err:
-            if err.transient or not _names_unknown_import(err.reason):
+            if err.transient or not names_unknown_import(err.reason):
                 raise
             reason = err.reason
         else:
-            if state["state"] in _LIVE_STATES or not _names_unknown_import(state["failed_reason"]):
+            if state["state"] in _LIVE_STATES or not names_unknown_import(state["failed_reason"]):
                 return state
             reason = state["failed_reason"]
         self.log.warning("Import task %s of an earlier try is unknown to Milvus (%s)", task_id, reason)

@@ -17,7 +17,7 @@ from airflow_provider_milvus.exceptions import (
 )
 from airflow_provider_milvus.hooks.milvus_rest import choose_import_api, file_groups, zilliz_cloud_cluster
 from airflow_provider_milvus.types import IMPORT_COMPLETED, IMPORT_FAILED, RestImportJob
-from airflow_provider_milvus.utils.import_resume import DUPLICATE_IMPORTS_XCOM
+from airflow_provider_milvus.utils.import_resume import DUPLICATE_IMPORTS_XCOM, names_unknown_import
 from airflow_provider_milvus.validation import validate_import_task_id, validate_rest_job_id
 from airflow_provider_milvus.wait import ImportStateTarget, RestImportStateTarget, WaitTarget
 
@@ -183,7 +183,7 @@ class RestImportResume:
         try:
             return self.rest.describe_import(job_id, db_name=self.db_name, timeout=self.rpc_timeout)
         except MilvusError as err:
-            if err.transient or "not exist" not in err.reason.lower():
+            if err.transient or not names_unknown_import(err.reason):
                 raise
             self.log.warning("Import job %s of an earlier try is unknown to Milvus (%s)", job_id, err.reason)
             return None

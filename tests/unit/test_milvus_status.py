@@ -8,6 +8,7 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
 from airflow_provider_milvus.exceptions import MilvusAuthenticationError, MilvusError
 from airflow_provider_milvus.hooks.milvus_base import MilvusBaseHook, check_status
+from tests.unit.test_rest_transport_units import FakeRpcError
 
 
 def reply(code: int = 0, reason: str = "", error_code: int = 0) -> milvus_pb2.GetFlushStateResponse:
@@ -54,19 +55,6 @@ def test_authentication_codes_raise_the_authentication_error():
         check_status("Flush", reply(1800, "user hasn't authenticated"))
 
 
-class _RpcError(grpc.RpcError):
-    """A failed gRPC call as grpc raises it: a status code and details."""
-
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        self._code, self._details = code, details
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-    def details(self) -> str:
-        return self._details
-
-
 def _raise(err: BaseException, cause: BaseException | None = None):
     def call():
         raise err from cause
@@ -87,8 +75,8 @@ def test_client_call_classifies_what_pymilvus_raises(hook):
     from pymilvus.exceptions import MilvusException, ParamError
 
     with pytest.raises(MilvusAuthenticationError):
-        hook._client_call("Query", _raise(_RpcError(grpc.StatusCode.UNAUTHENTICATED, "bad token")))
-    lost = _RpcError(grpc.StatusCode.UNAVAILABLE, "Socket closed")
+        hook._client_call("Query", _raise(FakeRpcError(grpc.StatusCode.UNAUTHENTICATED, "bad token")))
+    lost = FakeRpcError(grpc.StatusCode.UNAVAILABLE, "Socket closed")
     with pytest.raises(MilvusError) as ran_out:
         hook._client_call("Insert", _raise(MilvusException(grpc.StatusCode.UNAVAILABLE, "Retry timeout: 5s"), lost))
     assert ran_out.value.code == "UNAVAILABLE" and ran_out.value.transient and ran_out.value.outcome_unknown
