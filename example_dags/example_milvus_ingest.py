@@ -1,8 +1,8 @@
 """Write rows computed in a task into Milvus, in batches: the small case (thousands of rows), where
 a bulk insert from files is more than needed.
 
-create_collection -> embed (rows as XCom) -> ingest (upsert: a re-run replaces the rows, never
-duplicates them)
+create_collection -> create_index (waits until built) -> load -> embed (rows as XCom) -> ingest
+(upsert: a re-run replaces the rows, never duplicates them)
 """
 
 from __future__ import annotations
@@ -10,7 +10,12 @@ from __future__ import annotations
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Param, task
 
-from airflow_provider_milvus.operators.milvus import MilvusCreateCollectionOperator, MilvusIngestOperator
+from airflow_provider_milvus.operators.milvus import (
+    MilvusCreateCollectionOperator,
+    MilvusCreateIndexOperator,
+    MilvusIngestOperator,
+    MilvusLoadCollectionOperator,
+)
 
 DIM = 8
 
@@ -33,9 +38,17 @@ with DAG(
                 {"name": "text", "type": "VARCHAR", "max_length": 256},
             ]
         },
-        index_params=[{"field_name": "vector", "index_type": "AUTOINDEX", "metric_type": "L2"}],
-        load=True,
     )
+
+    # [START howto_operator_milvus_create_index]
+    create_index = MilvusCreateIndexOperator(
+        task_id="create_index",
+        collection_name="{{ params.collection }}",
+        index_params=[{"field_name": "vector", "index_type": "AUTOINDEX", "metric_type": "L2"}],
+        wait_for_completion=True,
+    )
+    load = MilvusLoadCollectionOperator(task_id="load", collection_name="{{ params.collection }}")
+    # [END howto_operator_milvus_create_index]
 
     @task
     def embed(params=None) -> list[dict]:
@@ -46,7 +59,7 @@ with DAG(
         ]
 
     rows = embed()
-    create >> rows
+    create >> create_index >> load >> rows
 
     # [START howto_operator_milvus_ingest]
     MilvusIngestOperator(
