@@ -370,9 +370,14 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         options = validate_import_options(parse_rendered_literal(self.options))
         db_name = validate_db_name(self.db_name, "db_name")
         partition_name = validate_optional_name(self.partition_name, "partition_name")
-        # The inputs are checked: now "auto" may ask the server which API it serves.
-        if self.api == "auto" and self_hosted_api(self.hook, collection, db_name, self.rpc_timeout, self.log) == "rest":
-            return self._execute_rest(context, collection, raw_options, object_urls, data_paths)
+        # The inputs are checked: now "auto" may ask the server which API it serves (GetVersion is
+        # resent while Milvus is unreachable or busy, as the Import is).
+        if self.api == "auto":
+            version = self._send(
+                "Milvus to answer GetVersion", lambda: self.hook.get_server_version(self.rpc_timeout), idempotent=True
+            )
+            if self_hosted_api(self.hook, version, collection, db_name, self.rpc_timeout, self.log) == "rest":
+                return self._execute_rest(context, collection, raw_options, object_urls, data_paths)
         request: ImportRequest = {
             "db_name": db_name or "",
             "collection": collection,

@@ -62,12 +62,14 @@ def resolve_import_api(api: str, host: str, *, rest_only: list[str], cluster_id:
     return "grpc"
 
 
-def self_hosted_api(hook: MilvusHook, collection: str, db_name: str | None, timeout: float | None, log: Any) -> str:
-    """What ``api="auto"`` takes on a self-hosted server: REST where it is Milvus 2.4+ (GetVersion)
-    and answers the REST import API on the connection's port, as it does unless its HTTP server is
-    off (``proxy.http.enabled``) or on a port of its own (``proxy.http.port``); gRPC otherwise.
-    The probe is a read (``list``), so a server that turns it away imported nothing."""
-    version = hook.get_server_version(timeout)
+def self_hosted_api(
+    hook: MilvusHook, version: str, collection: str, db_name: str | None, timeout: float | None, log: Any
+) -> str:
+    """What ``api="auto"`` takes on a self-hosted server of this version (GetVersion's answer): REST
+    where it is Milvus 2.4+ and answers the REST import API on the connection's port, as it does
+    unless its HTTP server is off (``proxy.http.enabled``) or on a port of its own
+    (``proxy.http.port``); gRPC otherwise. The probe is a read (``list``): a server that turns it
+    away imported nothing."""
     if choose_import_api(version, hook.settings.address) != "rest":
         return "grpc"
     try:
