@@ -39,11 +39,9 @@ def resolve_import_api(api: str, host: str, *, rest_only: list[str], cluster_id:
     """The API an import takes, checked before any request.
 
     ``"auto"`` takes REST for a Zilliz Cloud endpoint (which serves no gRPC Import) or a
-    connection naming a Zilliz Cloud ``cluster_id``, or when
-    Zilliz Cloud sources (object URLs, a volume) are given, and gRPC otherwise: a self-hosted
-    Milvus 2.4+ serves REST on its proxy port only where the HTTP server is enabled and shares
-    that port, which the provider cannot tell from the gRPC connection (see
-    docs/milvus-versions.md); ``api="rest"`` opts in.
+    connection naming a Zilliz Cloud ``cluster_id``, or when Zilliz Cloud sources (object URLs, a
+    volume) are given, and gRPC otherwise; the bulk-insert operator then asks a self-hosted server
+    whether it serves REST (:func:`self_hosted_api`), once the inputs are checked.
     """
     if api not in IMPORT_API_CHOICES:
         raise MilvusConfigError(f"api must be one of {list(IMPORT_API_CHOICES)}, got {api!r}")
