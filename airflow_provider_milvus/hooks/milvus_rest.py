@@ -334,6 +334,8 @@ def create_body(
         raise MilvusConfigError(
             f"an import takes exactly one of files, object_urls or data_paths, got {', '.join(sources) or 'none'}"
         )
+    if volume_name and not data_paths:
+        raise MilvusConfigError("volume_name names the Zilliz Cloud volume data_paths are in: give data_paths with it")
     if files:
         if target.cluster_id:
             raise MilvusConfigError(

@@ -19,6 +19,7 @@ from airflow_provider_milvus.exceptions import (
     MilvusWaitFailed,
 )
 from airflow_provider_milvus.hooks.milvus import MilvusHook
+from airflow_provider_milvus.hooks.milvus_rest import create_body
 from airflow_provider_milvus.schema import rows_from, schema_differences, validate_index_params, validate_schema
 from airflow_provider_milvus.storage import FILE_TYPES, rows_from_file, safe_path_part, write_import_files
 from airflow_provider_milvus.triggers.milvus import (
@@ -443,17 +444,29 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
                 "a two-phase import (auto_commit=false) is committed from the worker: set deferrable=False"
             )
         files = self.hook.import_file_keys(parse_rendered_literal(self.files)) if self.files else None
+        db_name = validate_db_name(self.db_name, "db_name")
+        partition_name = validate_optional_name(self.partition_name, "partition_name")
+        volume_name = validate_optional_name(self.volume_name, "volume_name")
         rest = rest_transport(self.hook)
-        db_name = self.db_name or None
+        create = {
+            "partition_name": partition_name,
+            "db_name": db_name,
+            "options": options,
+            "object_urls": object_urls,
+            "volume_name": volume_name or "",
+            "data_paths": data_paths,
+        }
+        # The request is built once here, so that what it lacks is named before anything is read or sent.
+        create_body(rest.target, collection, files, **create)
         request = {
-            "db_name": self.db_name or "",
+            "db_name": db_name or "",
             "collection": collection,
-            "partition": self.partition_name or "",
+            "partition": partition_name or "",
             "files": files or object_urls or data_paths,
-            "volume_name": self.volume_name or "",
+            "volume_name": volume_name or "",
             "options": options,
         }
-        # Read before any request; never in the request record (it goes to the task state store).
+        # Never in the request record, which goes to the task state store.
         credentials = self.hook.object_url_credentials(self.aws_conn_id) if object_urls else {}
         resume = RestImportResume(
             rest,
@@ -469,18 +482,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
             resume.record_intent()
             job_id = self._send(
                 f"Milvus to accept the REST import into {collection!r}",
-                lambda: rest.create_import(
-                    collection,
-                    files,
-                    partition_name=self.partition_name or None,
-                    db_name=db_name,
-                    options=options,
-                    object_urls=object_urls,
-                    volume_name=self.volume_name or "",
-                    data_paths=data_paths,
-                    timeout=self.rpc_timeout,
-                    **credentials,
-                ),
+                lambda: rest.create_import(collection, files, timeout=self.rpc_timeout, **create, **credentials),
                 idempotent=False,
             )
             resume.record_job(job_id)

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from airflow_provider_milvus import DEFAULT_PORT
 from airflow_provider_milvus.exceptions import MilvusConfigError
 from airflow_provider_milvus.hooks.milvus import MilvusHook
+from airflow_provider_milvus.hooks.milvus_rest import MilvusRestTransport, RestTarget
 from airflow_provider_milvus.operators.milvus import (
     MilvusAliasOperator,
     MilvusBulkInsertOperator,
@@ -87,6 +88,26 @@ class NoMilvus:
 
     def __getattr__(self, name: str) -> Any:
         raise ReachedMilvus(name)
+
+
+class NoCloudMilvus(NoMilvus):
+    """NoMilvus of a Zilliz Cloud connection: its REST import builds and checks each request, then
+    reaches Milvus instead of sending it."""
+
+    settings = MilvusConnectionSettings(
+        conn_id="props", address="h:19530", secure=False, token="key", cluster_id="in01-0123456789abcdef"
+    )
+
+    @property
+    def rest(self) -> MilvusRestTransport:
+        class Unsent(MilvusRestTransport):
+            def call(self, *args: Any, **kwargs: Any) -> Any:
+                raise ReachedMilvus("a REST call")
+
+        return Unsent(RestTarget.from_settings(self.settings))
+
+    def object_url_credentials(self, aws_conn_id: str | None = None) -> dict[str, str]:
+        return {"access_key": "", "secret_key": "", "session_token": ""}
 
 
 class NoContext(dict):
@@ -937,6 +958,11 @@ OPERATORS: dict[str, tuple[type, dict[str, Any], tuple[str, ...]]] = {
         {"collection_name": "c", "files": ["/d/a.json"], "options": None, "partition_name": None, "db_name": None},
         ("collection_name", "files", "options", "partition_name", "db_name"),
     ),
+    "bulk_insert_cloud": (
+        MilvusBulkInsertOperator,
+        {"collection_name": "c", "files": None, "api": "rest", "object_urls": ["s3://b/a.parquet"], "options": None},
+        ("object_urls", "volume_name", "data_paths", "options", "partition_name"),
+    ),
     "bulk_write": (
         MilvusBulkWriteOperator,
         {"collection_name": "c", "data": [{"id": 1}], "remote_path": "bulk_imports", "local_path": "/srv/imports"},
@@ -988,7 +1014,7 @@ def operator_inputs(draw) -> tuple[str, str, Any]:
 
 
 def run_until_milvus(op: Any) -> None:
-    op.__dict__["hook"] = NoMilvus()
+    op.__dict__["hook"] = NoCloudMilvus() if getattr(op, "api", None) == "rest" else NoMilvus()
     with suppress(ReachedMilvus):
         op.execute(NoContext())
 
