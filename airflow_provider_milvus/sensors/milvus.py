@@ -255,8 +255,8 @@ class MilvusImportStateSensor(MilvusWaitSensor):
     :param import_task_id: The import task ID (templated), e.g. ``bulk_insert.output``: an int
         for a gRPC import, the REST job ID (a string) for a REST one.
     :param api: ``"grpc"``, ``"rest"`` or ``"auto"`` (the default: gRPC for an integer ID, REST
-        for any other, such as Zilliz Cloud's ``job-...`` IDs; a sensor the scheduler starts in the
-        triggerer takes gRPC under ``"auto"``). As :class:`MilvusBulkInsertOperator`'s ``api``.
+        for a Zilliz Cloud ``job-...`` ID, any other refused; a sensor the scheduler starts in the
+        triggerer takes gRPC under ``"auto"``).
     :param db_name: Database of a REST job; None uses the connection's (templated).
 
     And those of every Milvus sensor: ``milvus_conn_id``, ``rpc_timeout``, ``deferrable`` (see
@@ -284,12 +284,18 @@ class MilvusImportStateSensor(MilvusWaitSensor):
         if self.api != "auto":
             return self.api
         # "auto" goes by the ID, without reading the connection: an integer is a gRPC import task
-        # (Milvus 2.4+ answers GetImportState for a REST job's ID too); anything else, such as
-        # Zilliz Cloud's "job-..." IDs, is a REST job.
+        # (Milvus 2.4+ answers GetImportState for a REST job's ID too), and a Zilliz Cloud job ID
+        # reads "job-...". Any other text is named here, before any request.
         given = self.import_task_id
-        if isinstance(given, bool) or not isinstance(given, (int, str)) or not str(given).strip():
-            raise MilvusConfigError(f"import_task_id must be an integer task ID or a REST job ID, got {given!r}")
-        return "grpc" if isinstance(given, int) or str(given).strip().lstrip("-").isdigit() else "rest"
+        text = str(given).strip() if isinstance(given, (int, str)) and not isinstance(given, bool) else ""
+        if text.lstrip("-").isdigit():
+            return "grpc"
+        if text.startswith("job-"):
+            return "rest"
+        raise MilvusConfigError(
+            f"import_task_id must be an integer task ID or a Zilliz Cloud job ID (job-...), got {given!r}; "
+            "give api='rest' for another REST job ID"
+        )
 
     def wait_target(self) -> WaitTarget:
         return import_target(self._api(), self.import_task_id, db_name=self.db_name, rpc_timeout=self.rpc_timeout)

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -57,36 +58,58 @@ class ImportKiller(threading.Thread):
     of time, so the kill is not late by the look-up."""
 
     stack: AirflowStack
-    log_path: Path
+    log_dir: Path
     targets: dict[str, Target]
     rng: random.Random = field(default_factory=lambda: random.Random(SEED))
 
     def __post_init__(self) -> None:
         super().__init__(daemon=True)
         self.done = threading.Event()
-        self.offset = self.log_path.stat().st_size
+        # Where each log file that exists now ends (by inode): only what is written after is read.
+        self.offsets = {path.stat().st_ino: path.stat().st_size for path in self._logs()}
+
+    def _logs(self) -> list[Path]:
+        # Milvus writes standalone-<node ID>.log: a restarted server may take a new node ID, and a
+        # rotated file is renamed standalone-<node ID>-<time>.log. Every one of them is followed.
+        return sorted(self.log_dir.glob("standalone*.log"))
 
     def run(self) -> None:
         pending: list[tuple[float, str]] = []
         next_lookup = 0.0
-        with self.log_path.open("rb") as log:
-            log.seek(self.offset)
-            buffer = b""
+        logs: dict[int, tuple[BinaryIO, list[bytes]]] = {}  # inode -> (file, [unfinished line])
+        try:
             while not self.done.is_set():
-                chunk = log.read()
-                if chunk:
-                    buffer += chunk
-                    *lines, buffer = buffer.split(b"\n")
-                    for line in lines:
-                        self._read(line.decode(errors="replace"), pending)
+                read = False
+                for log, buffer in logs.values():
+                    chunk = log.read()
+                    if chunk:
+                        read = True
+                        *lines, buffer[0] = (buffer[0] + chunk).split(b"\n")
+                        for line in lines:
+                            self._read(line.decode(errors="replace"), pending)
                 now = time.monotonic()
                 while pending and pending[0][0] <= now:
                     self._kill(self.targets[heapq.heappop(pending)[1]])
                 if now >= next_lookup:
                     self._look_up()
+                    self._follow_new_logs(logs)
                     next_lookup = time.monotonic() + 0.05
-                if not chunk:
+                if not read:
                     time.sleep(0.002)
+        finally:
+            for log, _ in logs.values():
+                log.close()
+
+    def _follow_new_logs(self, logs: dict[int, tuple[BinaryIO, list[bytes]]]) -> None:
+        for path in self._logs():
+            try:
+                inode = path.stat().st_ino
+                if inode not in logs:
+                    log = path.open("rb")
+                    log.seek(self.offsets.get(inode, 0))
+                    logs[inode] = (log, [b""])
+            except FileNotFoundError:  # renamed between the glob and the open: found again next time
+                continue
 
     def _read(self, line: str, pending: list[tuple[float, str]]) -> None:
         match = _IMPORT_LOGGED.match(line)
@@ -136,9 +159,8 @@ def test_worker_killed_right_after_milvus_takes_the_import_never_duplicates_it(
     server = milvus_server["server"]
     if server is None:
         pytest.fail("this test reads the embedded Milvus's log: run it without MILVUS_URI")
-    [log_path] = sorted((server.data_dir / "logs").glob("standalone*.log"))
     targets: dict[str, Target] = {}
-    killer = ImportKiller(stack, log_path, targets)
+    killer = ImportKiller(stack, server.data_dir / "logs", targets)
     runs = []
     for dag_id in DAGS:
         for _ in range(RUNS_PER_DAG):

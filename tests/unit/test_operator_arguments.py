@@ -58,7 +58,7 @@ def test_bad_constructor_arguments(build, fragment):
         (MilvusFlushStateSensor(task_id="t", segment_ids="[1, 'x']"), "integer segment IDs"),
         (MilvusFlushStateSensor(task_id="t", segment_ids=[1], flush_ts="soon"), "flush_ts must be an integer"),
         (MilvusFlushStateSensor(task_id="t", flush_result="{'collections': {}}"), "flush_result must be"),
-        (MilvusImportStateSensor(task_id="t", import_task_id="abc", api="grpc"), "import_task_id must be an integer"),
+        (MilvusImportStateSensor(task_id="t", import_task_id="abc"), "import_task_id must be an integer"),
         (MilvusImportStateSensor(task_id="t", import_task_id=None), "import_task_id must be an integer"),
     ],
 )  # fmt: skip
