@@ -51,7 +51,7 @@ demo: $(BIN)/airflow
 # printed whole when it ends.
 # `make test NOX_ARGS="-s full"` runs the sessions named instead (`$(NOX) -l` lists them).
 COMPAT_LEGS := airflow2.11-pymilvus2.5 airflow3.1-pymilvus2.6 airflow3.2-pymilvus3.0
-SIDE_BY_SIDE := full form coinstall next $(addprefix compat-,$(COMPAT_LEGS))
+SIDE_BY_SIDE := full form coinstall next own_stack $(addprefix compat-,$(COMPAT_LEGS))
 
 ifdef NOX_ARGS
 test: $(NOX) $(CHROMIUM)
@@ -63,8 +63,8 @@ test: $(NOX) $(CHROMIUM)
 	&& exit $$e2e
 endif
 
-.PHONY: full form coinstall next
-full form coinstall next: $(NOX)
+.PHONY: full form coinstall next own_stack
+full form coinstall next own_stack: $(NOX)
 	$(NOX) -s $@
 
 compat-%: $(NOX)

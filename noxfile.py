@@ -1,6 +1,6 @@
 """The version matrix: ``make test`` runs every session (``nox`` from a virtualenv with nox and uv):
-``e2e`` alone, then ``full``, ``form``, ``coinstall``, ``next`` and the three ``compat`` legs side by
-side.
+``e2e`` alone, then ``full``, ``form``, ``coinstall``, ``next``, ``own_stack`` and the three ``compat``
+legs side by side.
 
 - ``e2e``: Airflow 3.3 + pymilvus 3.x, the end-to-end runs through a real scheduler and triggerers.
   They run alone: some time a flush against Milvus's own checkpoints, or a triggerer's heartbeat,
@@ -12,8 +12,9 @@ side.
   through dag.test(), the trigger runs, the hook and `airflow providers` / `connections test`);
   end-to-end tests through a real scheduler and triggerer, and the connection form in a browser.
 - ``next``: the next Airflow, 3.4 (its newest pre-release until 3.4.0 is served) + pymilvus 3.x: what
-  the compat legs run, the searchable and retried-import tests, the example DAG end to end, the S3
-  demo, and the fault campaign's smoke.
+  the compat legs run, the searchable and retried-import tests, and the example DAG end to end.
+- ``own_stack``: Airflow 3.3 + pymilvus 3.x, the S3 demo and the fault campaign's smoke, each
+  through a stack of its own.
 - ``form``: Airflow 3.1 with the FAB provider (which Airflow 3.0/3.1 need to show a connection
   form's extra fields): the connection form in a browser.
 - ``coinstall``: the provider resolves and imports beside the Milvus integrations of LangChain
@@ -112,11 +113,10 @@ NEXT_TESTS = [
     "tests/integration/test_searchable.py",
     "tests/integration/test_import_retry.py",
     f"{E2E}bulk_load_example_succeeds_with_deferred_sensors",
-    # The second demo: the example on an S3-backed Milvus, through a stack of its own.
-    "tests/e2e/test_demo.py",
-    # The fault campaign's smoke (`make chaos CHAOS_ARGS="--smoke --seed 5"`), a stack of its own too.
-    "tests/e2e/test_chaos_smoke.py",
 ]
+# Two runs that start stacks of their own: the second demo (the example on an S3-backed Milvus) and
+# the fault campaign's smoke (`make chaos CHAOS_ARGS="--smoke --seed 5"`).
+OWN_STACK_TESTS = ["tests/e2e/test_demo.py", "tests/e2e/test_chaos_smoke.py"]
 
 
 @nox.session(python=PYTHON)
@@ -133,8 +133,8 @@ def full(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """Airflow 3.3, pymilvus 3.x: the end-to-end tests through a real scheduler and triggerers."""
     session.install("-e", ".[test]", *LATEST)
-    # The S3 demo starts a stack of its own: the next session runs it, side by side with the others.
-    # The fault campaign's smoke starts a stack of its own too: the next session runs it.
+    # The S3 demo and the fault campaign's smoke start stacks of their own: the own_stack session runs
+    # them, side by side with the others.
     session.run(
         "pytest",
         "-v",
@@ -144,6 +144,14 @@ def e2e(session: nox.Session) -> None:
             or ["tests/e2e", "--ignore=tests/e2e/test_demo.py", "--ignore=tests/e2e/test_chaos_smoke.py"]
         ),
     )
+
+
+@nox.session(python=PYTHON, name="own_stack")
+def own_stack(session: nox.Session) -> None:
+    """Airflow 3.3, pymilvus 3.x: the S3 demo and the fault campaign's smoke, each through an
+    Airflow and a Milvus of its own."""
+    session.install("-e", ".[test]", *LATEST)
+    session.run("pytest", "-v", "--durations=15", *(session.posargs or OWN_STACK_TESTS))
 
 
 @nox.session(python=PYTHON, name="next")

@@ -3,7 +3,7 @@
 scheduler, Milvus). The campaign exits 1 if a successful run lost or duplicated a row, a file group
 was imported twice, or a failed run has no named cause.
 
-It starts a stack of its own: the ``next`` session runs it, side by side with the others."""
+It starts a stack of its own: the ``own_stack`` session runs it, side by side with the others."""
 
 from __future__ import annotations
 

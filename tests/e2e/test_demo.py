@@ -2,7 +2,7 @@
 through a real scheduler, workers and triggerer, against a Milvus whose storage is an S3 bucket
 (moto's server, on loopback), its import files written to that bucket by MilvusBulkWriteOperator.
 
-It starts a stack of its own (the ``next`` session runs it; the ``e2e`` session leaves it out)."""
+It starts a stack of its own: the ``own_stack`` session runs it (the ``e2e`` session leaves it out)."""
 
 from __future__ import annotations
 
