@@ -172,15 +172,18 @@ class Campaign:
 
     def injector(self, interval: tuple[float, float], max_faults: int) -> None:
         kinds, weights = zip(*FAULT_WEIGHTS.items(), strict=True)
-        while not self.stopping.wait(self.rng.uniform(*interval)) and len(self.faults) < max_faults:
+        pause = self.rng.uniform(*interval)
+        while not self.stopping.wait(pause) and len(self.faults) < max_faults:
             kind = self.rng.choices(kinds, weights)[0]
             try:
                 fault = self.inject(kind)
             except Exception as err:  # a fault that could not be made is logged, not fatal
                 print(f"[chaos] could not inject {kind}: {err}", flush=True)
-                continue
+                fault = None
             if fault is not None:
                 self.record(fault)
+            # Nothing to hit (no task running, Milvus already restarting): draw again soon.
+            pause = self.rng.uniform(*interval) if fault is not None else 0.5
 
     def supervise_milvus(self) -> None:
         """Restart Milvus when it dies on its own, as a supervisor would; count those crashes. Its
@@ -315,7 +318,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261204)
     parser.add_argument("--minutes", type=float, default=11.0, help="how long new runs start and faults are injected")
     parser.add_argument("--faults", type=int, default=150, help="at most this many faults")
-    parser.add_argument("--interval", type=float, nargs=2, default=(3.0, 8.0), help="seconds between faults")
+    parser.add_argument("--interval", type=float, nargs=2, default=(2.0, 6.0), help="seconds between faults")
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time")
     parser.add_argument("--smoke", action="store_true", help="a short campaign: two runs, a few faults")
     parser.add_argument("--work-dir", type=Path, default=None)
