@@ -241,14 +241,30 @@ _BARE_ERRORS = {"TypeError", "KeyError", "AttributeError", "IndexError", "ValueE
 
 
 def failure_cause(stack: AirflowStack, report: RunReport) -> str:
-    """The failed task and why: Milvus's or the provider's named error, or the kills that used up its retries."""
+    """The failed task and why: Milvus's or the provider's named error; the kills that used up its
+    retries; or Airflow failing it with no error of the task's own (its trigger may even have
+    fired success: a scheduler or triggerer killed around the event, apache/airflow#71580)."""
+    column = stack.ti_map_index.split(" AS ")[0]
     for ti in stack.task_results(report.dag_id, report.run_id):
         if ti.state != "failed":
             continue
         errors = _ERROR_LINE.findall(ti.log)
         if errors:
             return f"{ti.task_id}: {errors[-1].strip()}"
-        return f"{ti.task_id}: killed, retries used up"
+        [row] = stack.query(
+            f"SELECT try_number FROM task_instance WHERE dag_id=? AND run_id=? AND task_id=? AND {column}=?",
+            report.dag_id,
+            report.run_id,
+            ti.task_id,
+            ti.map_index,
+        )
+        if row["try_number"] > RETRIES:
+            return f"{ti.task_id}: killed, retries used up"
+        fired = "'status': 'success'" in ti.log
+        return (
+            f"{ti.task_id}: failed by Airflow on try {row['try_number']} with no error of its own"
+            f"{' after its trigger fired success' if fired else ''} (a killed scheduler or triggerer)"
+        )
     return "no failed task (upstream failed or timed out)"
 
 
