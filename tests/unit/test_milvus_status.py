@@ -34,6 +34,12 @@ def test_success_passes_the_reply_through():
             'desc = "transport: error while dialing: dial tcp 127.0.0.1:13333: connect: connection refused"',
             True,
         ),
+        # A data coordinator that still names the data node of before a restart (Milvus 2.3.5).
+        (
+            65535,
+            "attempt #0: session not found->datanode-4: node not found[node=4]: unrecoverable error",
+            True,
+        ),
         (65535, "unexpected error", False),
     ],
 )
