@@ -9,7 +9,7 @@ run, its cause; and a table.
 
     make chaos                                       # about 15 minutes, 100+ faults
     .venv/bin/python -m benchmarks.chaos --minutes 30 --seed 7
-    .venv/bin/python -m benchmarks.chaos --smoke     # a few faults (the test command runs it)
+    .venv/bin/python -m benchmarks.chaos --smoke     # a few faults (tests/e2e/test_chaos_smoke.py runs it)
 
 Exits 1 if a successful run lost or duplicated a row, a file group was imported twice, or a failed
 run has no named cause (a bare Python error, such as a TypeError, is none).

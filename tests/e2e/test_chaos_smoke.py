@@ -3,7 +3,8 @@
 scheduler, Milvus). The campaign exits 1 if a successful run lost or duplicated a row, a file group
 was imported twice, or a failed run has no named cause.
 
-It starts a stack of its own: the ``own_stack`` session runs it, side by side with the others."""
+It starts a stack of its own, and restarts its Milvus on the ports it had: run it on its own, not
+side by side with sessions that start Milvus servers of their own (`make chaos CHAOS_ARGS=--smoke`)."""
 
 from __future__ import annotations
 
