@@ -91,8 +91,8 @@ COMPAT_STACK_TESTS = {
         f"{E2E}bulk_load_example_succeeds_with_deferred_sensors",
         f"{E2E}writing_a_collection_triggers_the_dag_scheduled_on_its_asset",
         f"{E2E}worker_killed_mid_import_retry_reconnects_to_its_import",
-        # Without a task state store: the retries find their imports by their files.
-        "tests/e2e/test_import_kills.py",
+        # (tests/e2e/test_import_kills.py runs in e2e only: side by side, Milvus 2.3.5 left the log
+        # line it aims by out for some imports, twice, though every run had one import.)
         f"{E2E}sensor_timeout_while_deferred_fails_or_skips_with_soft_fail",
         "tests/ui",
     ],
