@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import re
 import subprocess
@@ -24,6 +25,40 @@ from harness.processes import bindable, free_port, port_open, start_group, stop_
 
 # The standalone server's components, each registering the address the others dial it on.
 _COMPONENTS = ("ROOTCOORD", "PROXY", "QUERYCOORD", "QUERYNODE", "INDEXCOORD", "INDEXNODE", "DATACOORD", "DATANODE")
+# The milvus package's flags for the ports those components listen on (the proxy's own is --proxy-port).
+_COMPONENT_PORT_FLAGS = (
+    "--root-coord-port",
+    "--proxy-internal-port",
+    "--query-coord-port",
+    "--query-node-port",
+    "--index-coord-port",
+    "--index-node-port",
+    "--data-coord-port",
+    "--data-node-port",
+)
+
+# The milvus package's `milvus-server`, its port checks binding as the server it starts does (Go's
+# listeners set SO_REUSEADDR). Its own plain bind fails for a minute after a restart, while the
+# stopped server's closed connections sit in TIME_WAIT on its ports, and the package then fails
+# ("bind failed") or moves the server to other ports.
+_SERVER_MAIN = """
+import socket
+import milvus
+
+def try_bind_port(self, port):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        return sock
+    except OSError:
+        sock.close()
+        return None
+
+milvus.MilvusServerConfig.try_bind_port = try_bind_port
+milvus.main()
+"""
 
 
 class EmbeddedMilvus:
@@ -57,10 +92,7 @@ class EmbeddedMilvus:
         return self.data_dir / "milvus-server.log"
 
     def _executable(self) -> list[str]:
-        script = Path(sys.executable).parent / "milvus-server"
-        if script.exists():
-            return [str(script)]
-        return [sys.executable, "-c", "from milvus import main; main()"]
+        return [sys.executable, "-c", _SERVER_MAIN]
 
     @property
     def etcd_config_path(self) -> Path:
@@ -87,18 +119,21 @@ class EmbeddedMilvus:
         )
         return client, peer
 
-    def _root_coord_port(self) -> int:
-        """The root coordinator's port: chosen once per data dir, kept across restarts.
+    def _component_ports(self) -> dict[str, int]:
+        """The components' ports (root coordinator, query node, ...): chosen once per data dir, kept
+        across restarts, each a ``milvus-server`` flag.
 
-        Left to the milvus package it is 53100 or the next free one, inside the ephemeral range,
-        where a client connection's local end can take it between the package's check and the bind.
+        Left to the milvus package, each is its default (53100, 19531, ...) or the next free one when
+        the server starts: a server restarted while another session's Milvus started on this machine
+        finds its old ports taken and moves, and the first ones sit inside the ephemeral range, where
+        a client connection's local end can take one between the package's check and the bind.
         """
-        path = self.data_dir / "embedded-root-coord-port"
+        path = self.data_dir / "embedded-ports.json"
         if path.exists():
-            return int(path.read_text())
-        port = free_port()
-        path.write_text(f"{port}\n")
-        return port
+            return json.loads(path.read_text())
+        ports = {flag: free_port() for flag in _COMPONENT_PORT_FLAGS}
+        path.write_text(json.dumps(ports))
+        return ports
 
     def _server_env(self) -> dict[str, str]:
         # Milvus components register the machine's first non-loopback address and dial each other
@@ -116,21 +151,22 @@ class EmbeddedMilvus:
             return []
         return [int(m) for m in re.findall(r"^\s+(?:port|internalPort): (\d+)\s*$", text, re.MULTILINE)]
 
-    def _wait_bindable(self, ports: list[int], timeout: float = 90.0) -> None:
-        """Wait out TIME_WAIT on a restart: the milvus package moves to the next port when a plain
-        bind fails, and a server on another port than before is not the one clients reconnect to."""
+    def _wait_bindable(self, ports: list[int], timeout: float = 30.0) -> None:
+        """Wait for a stopped server's listeners to close: the milvus package moves to the next port
+        when a bind fails, and a server on another port than before is not the one clients
+        reconnect to."""
         deadline = time.monotonic() + timeout
         for port in ports:
-            while not bindable(port):
+            while not bindable(port, reuse_address=True):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"Cannot start Milvus: port {port} on 127.0.0.1 stays in use")
                 time.sleep(1)
 
     def start(self) -> EmbeddedMilvus:
-        # One start at a time on this machine: the milvus package picks its internal ports (data
-        # coordinator, query node, ...) as "the next free one" when it starts, so two servers
-        # starting together can pick the same port and one of them fails to bind it. Once a server
-        # is up, its ports are taken and the next start picks others.
+        # One start at a time on this machine: the milvus package picks the port of its health and
+        # metrics server as "the next free one" from 9091 when it starts, so two servers starting
+        # together can pick the same port and one of them fails to bind it. Once a server is up, its
+        # port is taken and the next start picks another.
         with _machine_lock("embedded-milvus-start"):
             return self._start()
 
@@ -147,7 +183,7 @@ class EmbeddedMilvus:
                     f"Cannot start Milvus: port {port} on 127.0.0.1 ({what}) is already in use; "
                     f"is a Milvus server already running on {self.data_dir}?"
                 )
-        self._wait_bindable([self.port, *self._config_ports()])
+        self._wait_bindable([self.port, *self._component_ports().values()])
         # Its own process group: the wrapper starts a `milvus` child that must stop with it.
         self.process = start_group(
             [
@@ -158,8 +194,7 @@ class EmbeddedMilvus:
                 str(self.port),
                 "--etcd-port",
                 str(etcd_client),
-                "--root-coord-port",
-                str(self._root_coord_port()),
+                *(arg for flag, port in self._component_ports().items() for arg in (flag, str(port))),
                 *self.server_args,
             ],
             self.log_path,

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -97,28 +98,71 @@ def _ephemeral_range() -> tuple[int, int]:
 
 
 def free_port() -> int:
-    """A port free on every interface, below the kernel's ephemeral range.
+    """A port free on every interface, below the kernel's ephemeral range, and claimed for this process.
 
     A server is told its port some seconds before it binds it; a port from the ephemeral range can
     be taken meanwhile by any outgoing connection's local end. Below that range only listeners
-    compete.
+    compete, and the claim keeps other harness processes on this machine (sessions side by side)
+    from being handed the port while this one lives: a server restarted on its ports (a fault test's
+    Milvus) finds them free again.
     """
     low, _ = _ephemeral_range()
     if low > 12000:
-        for _ in range(200):
+        for _ in range(400):
             port = random.randint(10000, low - 1)
-            if port not in _MILVUS_DEFAULT_PORTS and bindable(port, "0.0.0.0") and bindable(port):
+            if port not in _MILVUS_DEFAULT_PORTS and bindable(port, "0.0.0.0") and bindable(port) and _claim(port):
                 return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def bindable(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a listening socket could bind the port without SO_REUSEADDR (as the milvus package does)."""
+# Ports handed out by free_port, a file each naming the process they are claimed for.
+_CLAIMS = Path(tempfile.gettempdir()) / "harness-port-claims"
+
+
+def _claim(port: int) -> bool:
+    """Claim ``port`` for this process, unless a live process holds it (a dead one's claim is void)."""
+    _CLAIMS.mkdir(exist_ok=True)
+    path = _CLAIMS / str(port)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                owner = int(path.read_text())
+            except (OSError, ValueError):
+                return False  # being written (or unreadable): leave it
+            if owner == os.getpid() or _alive(owner):
+                return False
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as claim:
+            claim.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def bindable(port: int, host: str = "127.0.0.1", reuse_address: bool = False) -> bool:
+    """Whether a listening socket could bind the port: without SO_REUSEADDR, as Python servers do by
+    default, none is left on it, not even a closed connection in TIME_WAIT; with it (as Go's servers
+    bind), no other listener holds it."""
     with socket.socket() as sock:
+        if reuse_address:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
+            sock.listen()
         except OSError:
             return False
         return True
