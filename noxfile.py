@@ -13,7 +13,8 @@ legs side by side.
   end-to-end tests through a real scheduler and triggerer, and the connection form in a browser.
 - ``next``: the next Airflow, 3.4 (its newest pre-release until 3.4.0 is served) + pymilvus 3.x: what
   the compat legs run, the searchable and retried-import tests, and the example DAG end to end.
-- ``own_stack``: Airflow 3.3 + pymilvus 3.x, the S3 demo, through a stack of its own.
+- ``own_stack``: Airflow 3.3 + pymilvus 3.x, the runs that start a stack of their own: the S3 demo and
+  the fault campaign's smoke.
 - ``form``: Airflow 3.1 with the FAB provider (which Airflow 3.0/3.1 need to show a connection
   form's extra fields): the connection form in a browser.
 - ``coinstall``: the provider resolves and imports beside the Milvus integrations of LangChain
@@ -113,11 +114,11 @@ NEXT_TESTS = [
     "tests/integration/test_import_retry.py",
     f"{E2E}bulk_load_example_succeeds_with_deferred_sensors",
 ]
-# Runs that start stacks of their own: the second demo (the example on an S3-backed Milvus). The fault
-# campaign's smoke (tests/e2e/test_chaos_smoke.py, `make chaos CHAOS_ARGS="--smoke --seed 5"`) is
-# not among them: it restarts its Milvus on the ports it had, which a Milvus of a session side by
-# side can take meanwhile ("port ... stays in use").
-OWN_STACK_TESTS = ["tests/e2e/test_demo.py"]
+# Runs that start stacks of their own: the second demo (the example on an S3-backed Milvus) and the
+# fault campaign's smoke (`make chaos CHAOS_ARGS="--smoke --seed 5"`), whose Milvus restarts keep
+# their ports: the harness claims every port it hands out for its process's life, so no session
+# side by side is given them meanwhile.
+OWN_STACK_TESTS = ["tests/e2e/test_demo.py", "tests/e2e/test_chaos_smoke.py"]
 
 
 @nox.session(python=PYTHON)
@@ -134,8 +135,8 @@ def full(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """Airflow 3.3, pymilvus 3.x: the end-to-end tests through a real scheduler and triggerers."""
     session.install("-e", ".[test]", *LATEST)
-    # The S3 demo starts a stack of its own: the own_stack session runs it, side by side with the
-    # others. The fault campaign's smoke runs on its own (`make chaos CHAOS_ARGS=--smoke`).
+    # The S3 demo and the fault campaign's smoke start stacks of their own: the own_stack session
+    # runs them, side by side with the others.
     session.run(
         "pytest",
         "-v",
@@ -149,7 +150,8 @@ def e2e(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, name="own_stack")
 def own_stack(session: nox.Session) -> None:
-    """Airflow 3.3, pymilvus 3.x: the S3 demo, through an Airflow and a Milvus of its own."""
+    """Airflow 3.3, pymilvus 3.x: the S3 demo and the fault campaign's smoke, each through an Airflow
+    and a Milvus of its own."""
     session.install("-e", ".[test]", *LATEST)
     session.run("pytest", "-v", "--durations=15", *(session.posargs or OWN_STACK_TESTS))
 

@@ -3,8 +3,8 @@
 scheduler, Milvus). The campaign exits 1 if a successful run lost or duplicated a row, a file group
 was imported twice, or a failed run has no named cause.
 
-It starts a stack of its own, and restarts its Milvus on the ports it had: run it on its own, not
-side by side with sessions that start Milvus servers of their own (`make chaos CHAOS_ARGS=--smoke`)."""
+It starts a stack of its own (the own_stack session runs it) and restarts its Milvus on the ports it
+had, which the harness keeps claimed meanwhile."""
 
 from __future__ import annotations
 
