@@ -80,6 +80,22 @@ class MilvusWaitFailed(AirflowFailException):
         return type(self), (str(self), self.result)
 
 
+class MilvusImportInterrupted(AirflowException):
+    """Milvus failed an import because it restarted while the import ran, not because of its files.
+
+    Milvus 2.2/2.3 mark every import still running when they start "failed as service restarted"
+    (their segments are dropped). Not final: a retry of the bulk-insert task imports anew, as it
+    does after any failed import. ``result`` is the final import state.
+    """
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.result)
+
+
 class MilvusWaitTimeout(AirflowException):
     """The deadline passed before Milvus reported completion."""
 

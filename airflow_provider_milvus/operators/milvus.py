@@ -7,7 +7,7 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
@@ -15,6 +15,7 @@ from airflow_provider_milvus.exceptions import (
     MilvusCheckFailed,
     MilvusConfigError,
     MilvusError,
+    MilvusImportInterrupted,
     MilvusSchemaConflictError,
     MilvusWaitFailed,
 )
@@ -44,7 +45,12 @@ from airflow_provider_milvus.types import (
     LoadResult,
     TaskEnd,
 )
-from airflow_provider_milvus.utils.import_resume import ON_UNKNOWN_IMPORT_CHOICES, ImportResume, OnUnknownImport
+from airflow_provider_milvus.utils.import_resume import (
+    ON_UNKNOWN_IMPORT_CHOICES,
+    ImportResume,
+    OnUnknownImport,
+    interrupted_by_restart,
+)
 from airflow_provider_milvus.utils.mixins import (
     MilvusHookMixin,
     default_deferrable,
@@ -425,9 +431,16 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
                 ),
             )
         except MilvusWaitFailed as err:
-            context["ti"].xcom_push(key="import_state", value=err.result)
-            raise
+            self._import_failed(context, err)
         return self._completed(context, task_id, state, state["row_count"] if state else None)
+
+    @staticmethod
+    def _import_failed(context: Context, err: MilvusWaitFailed) -> NoReturn:
+        """Push the failed import's state; fail for good, or (Milvus restarted under it) for a retry."""
+        context["ti"].xcom_push(key="import_state", value=err.result)
+        if interrupted_by_restart(err.result):
+            raise MilvusImportInterrupted(f"{err}; a retry of this task imports its files anew", err.result) from err
+        raise err
 
     def _execute_rest(
         self,
@@ -555,9 +568,9 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> int | str:
         try:
             done = event_result(event)
-        except MilvusWaitFailed:
+        except MilvusWaitFailed as err:
             if isinstance(event, dict) and event.get("import_state"):
-                context["ti"].xcom_push(key="import_state", value=event["import_state"])
+                self._import_failed(context, err)
             raise
         state: dict[str, Any] | None = done.get("import_state")
         if state is not None and "rest_state" in state:  # a REST job (RestImportJob): its ID is a string

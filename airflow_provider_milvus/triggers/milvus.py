@@ -22,6 +22,7 @@ from airflow.triggers.base import BaseTrigger, TaskFailedEvent, TaskSkippedEvent
 from airflow_provider_milvus import DEFAULT_CONN_ID
 from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusError, MilvusWaitFailed, MilvusWaitTimeout
 from airflow_provider_milvus.types import FlushTarget, TaskEnd
+from airflow_provider_milvus.utils.import_resume import interrupted_by_restart
 from airflow_provider_milvus.utils.rest_import import import_target
 from airflow_provider_milvus.validation import (
     is_template,
@@ -119,6 +120,11 @@ class MilvusWaitTrigger(BaseTrigger):
     def success_payload(self, result: Any) -> dict[str, Any]:
         return {}
 
+    def resume_on_failure(self, result: Any) -> bool:
+        """Whether the task, resumed on a worker, rather than this trigger decides on this failure
+        (one a retry can fix: the task raises what Airflow retries)."""
+        return False
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
@@ -199,6 +205,9 @@ class MilvusWaitTrigger(BaseTrigger):
             if end.get("on_timeout") == "skip":
                 self.log.warning("%s: skipping the task (soft_fail)", payload["message"])
                 return TaskSkippedEvent()
+        if status == "error" and self.resume_on_failure(result):
+            self.log.warning("%s: resuming the task on a worker, for its retry", payload["message"])
+            return TriggerEvent(payload)
         self.log.error("%s", payload["message"])
         if end.get("failure_xcom") and result is not None:
             await _push_xcoms(task_instance, {end["failure_xcom"]: result})  # type: ignore[dict-item]
@@ -329,6 +338,10 @@ class MilvusImportStateTrigger(MilvusWaitTrigger):
             else validate_import_task_id(self.import_task_id)
         )
         return {"import_task_id": task_id, "import_state": result}
+
+    def resume_on_failure(self, result: Any) -> bool:
+        # An import Milvus failed because it restarted: a bulk-insert task's retry imports anew.
+        return self.api == "grpc" and interrupted_by_restart(result)
 
 
 class MilvusIndexStateTrigger(MilvusWaitTrigger):

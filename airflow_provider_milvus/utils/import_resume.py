@@ -11,7 +11,9 @@ What the retry finds                       What it does
 no record of this request                  import (no earlier try sent it; or Airflow cleared the
                                            store on success, ``[state_store] clear_on_success``)
 the import's ID, running or completed      reconnect to it
-the import's ID, failed                    import anew
+the import's ID, failed                    import anew (a wait that saw it fail because Milvus
+                                           restarted raised :class:`MilvusImportInterrupted`,
+                                           which Airflow retries; any other failure is final)
 only the intent (the try was lost before   find the import in the listing: one running or
 it recorded the ID), or an ID Milvus no    completed import of the same files since the request
 longer knows                               was first sent -> reconnect; none -> import anew
@@ -62,6 +64,18 @@ _UNKNOWN_IMPORT_MARKERS = ("key not found", "does not exist", "not exist")
 
 def names_unknown_import(reason: str) -> bool:
     return any(marker in reason.lower() for marker in _UNKNOWN_IMPORT_MARKERS)
+
+
+# Milvus 2.2/2.3 mark each import still running when the root coordinator starts failed with this
+# reason (alone, or after an earlier one), and drop its segments (internal/rootcoord/
+# import_manager.go, loadFromTaskStore): its files were not at fault, and importing them anew loads
+# each row once. Milvus 2.4+ keep an import job across a restart.
+_RESTART_REASON = "task marked failed as service restarted"
+
+
+def interrupted_by_restart(state: ImportState | None) -> bool:
+    """Whether a failed import failed only because Milvus restarted while it ran."""
+    return state is not None and _RESTART_REASON in (state.get("failed_reason") or "")
 
 
 OnUnknownImport = Literal["fail", "import_anew"]

@@ -15,6 +15,7 @@ from airflow_provider_milvus.exceptions import (
     MilvusConfigError,
     MilvusDuplicateImportError,
     MilvusError,
+    MilvusImportInterrupted,
     MilvusImportUnknownError,
     MilvusSchemaConflictError,
     MilvusWaitFailed,
@@ -28,6 +29,10 @@ CASES = [
     MilvusAuthenticationError("GetVersion", "UNAUTHENTICATED", "authentication failed", transient=True),
     MilvusWaitFailed("import 5 failed", {"state": "ImportFailed", "failed_reason": "bad file"}),
     MilvusWaitTimeout("deadline passed"),
+    MilvusImportInterrupted(
+        "import 6 failed: task marked failed as service restarted",
+        {"state": "ImportFailed", "failed_reason": "task marked failed as service restarted"},
+    ),
     MilvusImportUnknownError("cannot be told", [1, 2]),
     MilvusDuplicateImportError("2 imports", [3, 4]),
     MilvusCheckFailed("check of 'docs' failed: 40 rows, expected 41"),
@@ -53,6 +58,11 @@ def test_pickles_with_its_fields(error):
 )
 def test_what_retrying_cannot_fix_fails_without_retries(error_type):
     assert issubclass(error_type, AirflowFailException)
+
+
+@pytest.mark.parametrize("error_type", [MilvusError, MilvusWaitTimeout, MilvusImportInterrupted, MilvusCheckFailed])
+def test_what_a_retry_can_fix_is_retried(error_type):
+    assert not issubclass(error_type, AirflowFailException)
 
 
 def test_context_added_to_an_error_keeps_its_code_and_flags():

@@ -10,14 +10,15 @@ from types import SimpleNamespace
 
 import pendulum
 import pytest
-from airflow.providers.common.compat.sdk import DAG, Asset
+from airflow.providers.common.compat.sdk import DAG, AirflowFailException, Asset
 from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent, TriggerEvent
 
-from airflow_provider_milvus.exceptions import MilvusConfigError
+from airflow_provider_milvus.exceptions import MilvusConfigError, MilvusImportInterrupted, MilvusWaitFailed
 from airflow_provider_milvus.operators.milvus import MilvusBulkInsertOperator
 from airflow_provider_milvus.sensors.milvus import MilvusFlushStateSensor, MilvusImportStateSensor
 from airflow_provider_milvus.triggers import milvus as triggers
 from airflow_provider_milvus.version_compat import TRIGGERER_RUNS_TASKS
+from tests.task_context import RecordingTI
 
 airflow_3_3 = pytest.mark.skipif(not TRIGGERER_RUNS_TASKS, reason="Airflow 3.3+; see the test of older ones")
 
@@ -173,6 +174,37 @@ def test_how_a_trigger_ends_its_task(monkeypatch, payload, end, expected, pushed
     if expected is TriggerEvent:
         assert event.payload == payload  # resumed on a worker, which fails it as the sensor does
     assert seen == pushed
+
+
+@airflow_3_3
+def test_an_import_failed_by_a_milvus_restart_resumes_the_bulk_insert_for_its_retry(monkeypatch):
+    """Ended here it would fail for good (TaskFailedEvent is not retried); on the worker the operator
+    raises what Airflow retries, and the retry imports anew."""
+    monkeypatch.setattr(triggers, "_push_xcoms", lambda *args: pytest.fail("nothing is pushed here"))
+    # As Milvus 2.3 reports an import that ran when its root coordinator started (import_manager.go).
+    state = {"id": 5, "state": "ImportFailed", "failed_reason": "task marked failed as service restarted"}
+    end = {"xcoms": {"return_value": 5}, "result_xcom": None, "failure_xcom": "import_state", "on_timeout": "fail"}
+    trigger = triggers.MilvusImportStateTrigger(import_task_id=5, end_task=end)
+    payload = {
+        "status": "error",
+        "message": "import task 5 failed: ImportFailed: ...",
+        **trigger.success_payload(state),
+    }
+    ti = SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1)
+    event = asyncio.run(trigger._end_task(ti, payload, state))
+    assert type(event) is TriggerEvent and event.payload == payload
+
+    recording = RecordingTI()
+    operator = MilvusBulkInsertOperator(task_id="t", collection_name="c", files=["a.json"], wait_for_completion=True)
+    with pytest.raises(MilvusImportInterrupted, match="a retry of this task imports its files anew") as err:
+        operator.execute_complete({"ti": recording}, event.payload)
+    assert not isinstance(err.value, AirflowFailException) and err.value.result == state
+    assert recording.pushed["import_state"] == state
+
+    other = {**state, "failed_reason": "file 'a.json' is not valid JSON"}
+    assert not trigger.resume_on_failure(other)  # ended here, failed for good
+    with pytest.raises(MilvusWaitFailed):
+        operator.execute_complete({"ti": RecordingTI()}, {**payload, "import_state": other})
 
 
 @pytest.mark.parametrize(
