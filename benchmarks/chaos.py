@@ -238,6 +238,7 @@ def verify(stack: AirflowStack, report: RunReport) -> None:
         report.cause = failure_cause(stack, report)
 
 
+_NEXT_PAYLOAD_KEY = "', '"  # where an event's message ends in a logged payload dict
 _ERROR_LINE = re.compile(r"(\w+(?:Error|Exception|Failed|Timeout)\b[^\n]{0,240})")
 # Errors that can only be the provider's bug: Python's own, raised where a named error belongs.
 _BARE_ERRORS = {"TypeError", "KeyError", "AttributeError", "IndexError", "ValueError", "UnboundLocalError"}
@@ -253,7 +254,8 @@ def failure_cause(stack: AirflowStack, report: RunReport) -> str:
             continue
         errors = _ERROR_LINE.findall(ti.log)
         if errors:
-            return f"{ti.task_id}: {errors[-1].strip()}"
+            # The error alone, not the rest of the trigger event's payload a log line prints after it.
+            return f"{ti.task_id}: {errors[-1].split(_NEXT_PAYLOAD_KEY)[0].strip()}"
         [row] = stack.query(
             f"SELECT try_number FROM task_instance WHERE dag_id=? AND run_id=? AND task_id=? AND {column}=?",
             report.dag_id,
@@ -290,8 +292,10 @@ def provider_bug(cause: str) -> bool:
 
 
 def resume_paths(stack: AirflowStack, reports: list[RunReport]) -> Counter[str]:
-    """How each retried bulk insert found its way: the task state store's record, Milvus's listing
-    (the try was lost between Milvus's answer and the record: the window), or a new import."""
+    """How each retried bulk insert found its way: the task state store's record of the import's ID;
+    a record of the intent alone (the try was killed around the Import), then Milvus's listing, where
+    an import of its files is one Milvus took before the try could record its ID (the window); or a
+    new import after a failed one."""
     paths: Counter[str] = Counter()
     for report in reports:
         if report.dag_id != BULK_LOAD:
@@ -299,9 +303,11 @@ def resume_paths(stack: AirflowStack, reports: list[RunReport]) -> Counter[str]:
         for ti in stack.task_results(report.dag_id, report.run_id):
             if ti.task_id != "bulk_insert":
                 continue
-            paths["reconnected through the store"] += ti.log.count("Reconnecting to import task")
-            paths["lost between answer and record (the window)"] += ti.log.count("did not record Milvus's answer")
-            paths["found by its files in the listing"] += ti.log.count("found by its files")
+            paths["reconnected to the recorded import ID"] += ti.log.count("Reconnecting to import task")
+            paths["intent recorded, no ID (killed around the Import)"] += ti.log.count("did not record Milvus's answer")
+            paths["  of which Milvus had the import (the window): found by its files"] += ti.log.count(
+                "found by its files"
+            )
             paths["earlier import failed: imported anew"] += ti.log.count("importing anew")
     return paths
 
