@@ -26,6 +26,7 @@ import random
 import re
 import shutil
 import signal
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -152,21 +153,12 @@ class Campaign:
         """Until the killed task instance runs again (its next try) or ends."""
         dag_id, run_id, task_id, map_index = key
         begun = time.monotonic()
-        column = self.stack.ti_map_index.split(" AS ")[0]
         first = None
         while time.monotonic() - begun < 300:
-            rows = self.stack.query(
-                f"SELECT try_number, state FROM task_instance WHERE dag_id=? AND run_id=? AND task_id=? AND {column}=?",
-                dag_id,
-                run_id,
-                task_id,
-                map_index,
-            )
-            if rows:
-                first = first if first is not None else rows[0]["try_number"]
-                if rows[0]["state"] in ("success", "failed") or (
-                    rows[0]["try_number"] > first and rows[0]["state"] == "running"
-                ):
+            row = task_try(self.stack, dag_id, run_id, task_id, map_index)
+            if row:
+                first = first if first is not None else row["try_number"]
+                if row["state"] in ("success", "failed") or (row["try_number"] > first and row["state"] == "running"):
                     fault.recovered_after = round(time.monotonic() - begun, 1)
                     return
             time.sleep(0.5)
@@ -200,6 +192,19 @@ class Campaign:
                     self.milvus.stop()
                     self.milvus.start()
                     closed = 0
+
+
+def task_try(stack: AirflowStack, dag_id: str, run_id: str, task_id: str, map_index: int) -> sqlite3.Row | None:
+    """A task instance's try number and state (a row), or None before the scheduler made it."""
+    column = stack.ti_map_index.split(" AS ")[0]
+    rows = stack.query(
+        f"SELECT try_number, state FROM task_instance WHERE dag_id=? AND run_id=? AND task_id=? AND {column}=?",
+        dag_id,
+        run_id,
+        task_id,
+        map_index,
+    )
+    return rows[0] if rows else None
 
 
 # --- The verdict ---------------------------------------------------------------------------------
@@ -248,7 +253,6 @@ def failure_cause(stack: AirflowStack, report: RunReport) -> str:
     """The failed task and why: Milvus's or the provider's named error; the kills that used up its
     retries; or Airflow failing it with no error of the task's own (its trigger may even have
     fired success: a scheduler or triggerer killed around the event, apache/airflow#71580)."""
-    column = stack.ti_map_index.split(" AS ")[0]
     for ti in stack.task_results(report.dag_id, report.run_id):
         if ti.state != "failed":
             continue
@@ -256,13 +260,8 @@ def failure_cause(stack: AirflowStack, report: RunReport) -> str:
         if errors:
             # The error alone, not the rest of the trigger event's payload a log line prints after it.
             return f"{ti.task_id}: {errors[-1].split(_NEXT_PAYLOAD_KEY)[0].strip()}"
-        [row] = stack.query(
-            f"SELECT try_number FROM task_instance WHERE dag_id=? AND run_id=? AND task_id=? AND {column}=?",
-            report.dag_id,
-            report.run_id,
-            ti.task_id,
-            ti.map_index,
-        )
+        row = task_try(stack, report.dag_id, report.run_id, ti.task_id, ti.map_index)
+        assert row is not None  # task_results just read it
         if row["try_number"] > RETRIES:
             return f"{ti.task_id}: killed, retries used up"
         fired = "'status': 'success'" in ti.log
