@@ -45,7 +45,12 @@ PYTHON = "3.11"
 # 'TITerminalStatePayload' needs a discriminator field"); with svcs 26, which removes its registry
 # from the app's state when a lifespan ends, every in-process call fails ("'State' object has no
 # attribute 'svcs_registry'"), because 3.2.2 lets its in-process API's lifespan be collected.
-CONSTRAINTS = {"3.2": ["cadwyn<8", "fastapi<0.137", "svcs<26"]}
+#
+# Airflow 2.11 and 3.1 set an attribute on cryptography's MultiFernet (`is_encrypted`), which
+# cryptography 51 builds in Rust and no longer lets them: every connection with a password then fails
+# to build ("'...MultiFernet' object has no attribute 'is_encrypted'"). Airflow 3.2 wraps it instead.
+OLD_FERNET = ["cryptography<51"]
+CONSTRAINTS = {"2.11": OLD_FERNET, "3.1": OLD_FERNET, "3.2": ["cadwyn<8", "fastapi<0.137", "svcs<26"]}
 
 COMPAT_TESTS = [
     "tests/unit",
@@ -183,7 +188,9 @@ def compat(session: nox.Session, airflow: str, pymilvus: str) -> None:
 def form(session: nox.Session) -> None:
     """Airflow 3.1 with the FAB provider: the connection form's extra fields in a browser, and as the
     CLI lists them."""
-    session.install("-e", ".[test]", "apache-airflow==3.1.*", "pymilvus==2.6.*", "apache-airflow-providers-fab")
+    session.install(
+        "-e", ".[test]", "apache-airflow==3.1.*", "pymilvus==2.6.*", "apache-airflow-providers-fab", *CONSTRAINTS["3.1"]
+    )
     session.run("pytest", "-v", *(session.posargs or ["tests/ui", "tests/integration/test_provider_cli.py"]))
 
 
