@@ -183,7 +183,8 @@ class EmbeddedMilvus:
                     f"Cannot start Milvus: port {port} on 127.0.0.1 ({what}) is already in use; "
                     f"is a Milvus server already running on {self.data_dir}?"
                 )
-        self._wait_bindable([self.port, *self._component_ports().values()])
+        component_ports = self._component_ports()
+        self._wait_bindable([self.port, *component_ports.values()])
         # Its own process group: the wrapper starts a `milvus` child that must stop with it.
         self.process = start_group(
             [
@@ -194,7 +195,7 @@ class EmbeddedMilvus:
                 str(self.port),
                 "--etcd-port",
                 str(etcd_client),
-                *(arg for flag, port in self._component_ports().items() for arg in (flag, str(port))),
+                *(arg for flag, port in component_ports.items() for arg in (flag, str(port))),
                 *self.server_args,
             ],
             self.log_path,

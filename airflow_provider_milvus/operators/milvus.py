@@ -569,7 +569,7 @@ class MilvusBulkInsertOperator(_MilvusWaitingOperator):
         try:
             done = event_result(event)
         except MilvusWaitFailed as err:
-            if isinstance(event, dict) and event.get("import_state"):
+            if err.result:  # the failed import's state, which the trigger carried
                 self._import_failed(context, err)
             raise
         state: dict[str, Any] | None = done.get("import_state")
