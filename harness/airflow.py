@@ -329,7 +329,20 @@ class AirflowStack:
             rows = self.query("SELECT state FROM dag_run WHERE dag_id = ? AND run_id = ?", dag_id, run_id)
             return rows[0]["state"] if rows and rows[0]["state"] in ("success", "failed") else None
 
-        return wait_until(f"run {run_id} of {dag_id}", finished, timeout, 1)
+        try:
+            return wait_until(f"run {run_id} of {dag_id}", finished, timeout, 1)
+        except TimeoutError as err:
+            # Where the run stood, so that a run that hung and a run that was slow tell apart.
+            tis = self.query(
+                f"SELECT task_id, {self.ti_map_index}, state, try_number FROM task_instance "
+                "WHERE dag_id = ? AND run_id = ? ORDER BY task_id, map_index",
+                dag_id,
+                run_id,
+            )
+            states = ", ".join(
+                f"{ti['task_id']}[{ti['map_index']}]={ti['state']} (try {ti['try_number']})" for ti in tis
+            )
+            raise TimeoutError(f"{err}; its tasks: {states or 'none yet'}") from None
 
     def task_results(self, dag_id: str, run_id: str) -> list[TaskResult]:
         results = []

@@ -36,7 +36,12 @@ E2E_DAGS = [
 # Credentials of the secrets test: Milvus without authorization ignores them, logs must too.
 SECRET_PASSWORD = "pw-7f3a9c1e-never-logged"
 SECRET_TOKEN = "tok-51d2b8e4-never-logged"
-RUN_TIMEOUT = 180
+# A guard against a run that hangs, not a measure: a run of the example DAG takes about 90 s on an
+# idle machine, and four times that beside the other sessions of the test command.
+RUN_TIMEOUT = 600
+# pytest-timeout's limit for a test that waits for runs: the stack's start (in the first test's setup)
+# and a run, each at its slowest.
+TEST_TIMEOUT = RUN_TIMEOUT + 600
 # Airflow 3.3+ gives each task a state store: a retried bulk insert finds its import there. Older
 # versions fall back to an import of the same files in Milvus's listing (files: Milvus 2.2/2.3 only).
 HAS_TASK_STATE_STORE = Version(version("apache-airflow")).release >= (3, 3)

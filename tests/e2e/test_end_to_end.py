@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 
 import pendulum
+import pytest
 
 from airflow_provider_milvus.hooks.milvus import MilvusHook
 from harness.airflow import trigger_log_times
@@ -21,12 +22,15 @@ from tests.e2e.helpers import (
     RUN_TIMEOUT,
     SECRET_PASSWORD,
     SECRET_TOKEN,
+    TEST_TIMEOUT,
     flush_when_deferred,
     run,
     trigger_logs,
     wait_deferred,
 )
 from tests.integration.helpers import make_collection, row_count, vectors, write_json, write_parquet
+
+pytestmark = pytest.mark.timeout(TEST_TIMEOUT)
 
 
 def test_bulk_load_example_succeeds_with_deferred_sensors(stack, milvus_client):

@@ -3,9 +3,13 @@ and deferred waits whose triggers end their tasks, through a real scheduler and 
 
 from __future__ import annotations
 
+import pytest
+
 from airflow_provider_milvus.hooks.milvus import MilvusHook
-from tests.e2e.helpers import run, task_instances
+from tests.e2e.helpers import TEST_TIMEOUT, run, task_instances
 from tests.integration.helpers import make_collection, row_count, vectors, write_json
+
+pytestmark = pytest.mark.timeout(TEST_TIMEOUT)
 
 
 def test_sensors_started_in_the_triggerer_succeed_without_a_worker(stack, milvus_client, import_dir):
