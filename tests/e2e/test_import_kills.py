@@ -28,7 +28,9 @@ from harness.processes import wait_until
 from tests.e2e.helpers import HAS_TASK_STATE_STORE, ROOT, RUN_TIMEOUT
 from tests.integration.helpers import make_collection, row_count, vectors, write_json
 
-RUNS_PER_DAG = 10
+# Runs per mode: 6 in the test command; docs/reliability.md records a run of 10
+# (IMPORT_KILL_RUNS=10).
+RUNS_PER_DAG = int(os.environ.get("IMPORT_KILL_RUNS", "6"))
 ROWS = 2000
 KILL_WITHIN_SECONDS = 0.05
 SEED = 20261203
