@@ -58,18 +58,14 @@ test: $(NOX) $(CHROMIUM)
 	$(NOX) $(NOX_ARGS)
 else
 test: $(NOX) $(CHROMIUM)
-	e2e=0; $(TIMED) e2e $(NOX) -s e2e || e2e=$$?; \
+	e2e=0; $(NOX) -s e2e || e2e=$$?; \
 	$(MAKE) --no-print-directory -k -j$(words $(SIDE_BY_SIDE)) --output-sync=target $(SIDE_BY_SIDE) \
 	&& exit $$e2e
 endif
 
-# Each session's wall time and the CPU time of it and of the processes it waited for (Milvus, Airflow,
-# the browser): on two cores, CPU is what the sessions side by side share.
-TIMED = bash -c 'TIMEFORMAT="$$0: %0R s wall, %0U s user + %0S s system CPU"; time "$$@"'
-
 .PHONY: full form coinstall next own_stack
 full form coinstall next own_stack: $(NOX)
-	$(TIMED) $@ $(NOX) -s $@
+	$(NOX) -s $@
 
 compat-%: $(NOX)
-	$(TIMED) $@ $(NOX) -s "compat($*)"
+	$(NOX) -s "compat($*)"
