@@ -333,27 +333,26 @@ class AirflowStack:
             return wait_until(f"run {run_id} of {dag_id}", finished, timeout, 1)
         except TimeoutError as err:
             # Where the run stood, so that a run that hung and a run that was slow tell apart.
-            tis = self.query(
-                f"SELECT task_id, {self.ti_map_index}, state, try_number FROM task_instance "
-                "WHERE dag_id = ? AND run_id = ? ORDER BY task_id, map_index",
-                dag_id,
-                run_id,
-            )
             states = ", ".join(
-                f"{ti['task_id']}[{ti['map_index']}]={ti['state']} (try {ti['try_number']})" for ti in tis
+                f"{task_id}[{map_index}]={ti['state']} (try {ti['try_number']})"
+                for (task_id, map_index), ti in sorted(self.task_instances(dag_id, run_id).items())
             )
             raise TimeoutError(f"{err}; its tasks: {states or 'none yet'}") from None
 
-    def task_results(self, dag_id: str, run_id: str) -> list[TaskResult]:
-        results = []
-        tis = self.query(
-            f"SELECT task_id, {self.ti_map_index}, state, start_date, end_date FROM task_instance "
-            "WHERE dag_id = ? AND run_id = ?",
+    def task_instances(self, dag_id: str, run_id: str) -> dict[tuple[str, int], dict[str, Any]]:
+        """The run's task instances as the metadata database holds them, by (task_id, map_index)."""
+        rows = self.query(
+            f"SELECT task_id, {self.ti_map_index}, state, try_number, hostname, pid, start_date, end_date "
+            "FROM task_instance WHERE dag_id = ? AND run_id = ?",
             dag_id,
             run_id,
         )
+        return {(row["task_id"], row["map_index"]): dict(row) for row in rows}
+
+    def task_results(self, dag_id: str, run_id: str) -> list[TaskResult]:
+        results = []
         run_logs = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
-        for ti in map(dict, tis):
+        for ti in self.task_instances(dag_id, run_id).values():
             map_index = ti["map_index"]
             folder = run_logs / f"task_id={ti['task_id']}"
             if map_index >= 0:

@@ -6,7 +6,6 @@ import threading
 import time
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 from packaging.version import Version
 
@@ -76,14 +75,3 @@ def run(stack: AirflowStack, dag_id: str, conf: dict, while_running=None) -> tup
         while_running(run_id)
     state = stack.wait_run(dag_id, run_id, RUN_TIMEOUT)
     return state, {(t.task_id, t.map_index): t for t in stack.task_results(dag_id, run_id)}
-
-
-def task_instances(stack: AirflowStack, dag_id: str, run_id: str) -> dict[tuple[str, int], dict[str, Any]]:
-    """The run's task instances as the metadata database holds them, by (task_id, map_index)."""
-    rows = stack.query(
-        f"SELECT task_id, {stack.ti_map_index}, state, hostname, pid, try_number FROM task_instance "
-        "WHERE dag_id = ? AND run_id = ?",
-        dag_id,
-        run_id,
-    )
-    return {(row["task_id"], row["map_index"]): dict(row) for row in rows}

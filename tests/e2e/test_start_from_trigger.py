@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_milvus.hooks.milvus import MilvusHook
-from tests.e2e.helpers import TEST_TIMEOUT, run, task_instances
+from tests.e2e.helpers import TEST_TIMEOUT, run
 from tests.integration.helpers import make_collection, row_count, vectors, write_json
 
 pytestmark = pytest.mark.timeout(TEST_TIMEOUT)
@@ -22,7 +22,7 @@ def test_sensors_started_in_the_triggerer_succeed_without_a_worker(stack, milvus
         {"collection": collection, "files": files, "more_files": more_files},
     )
     assert state == "success", {k: v.state for k, v in tasks.items()}
-    records = task_instances(stack, "e2e_start_from_trigger", stack.runs("e2e_start_from_trigger")[-1]["run_id"])
+    records = stack.task_instances("e2e_start_from_trigger", stack.runs("e2e_start_from_trigger")[-1]["run_id"])
     for task_id in ("wait_by_output", "wait_by_template", "wait_flush"):
         task, record = tasks[(task_id, -1)], records[(task_id, -1)]
         assert task.state == "success"
