@@ -26,7 +26,6 @@ import random
 import re
 import shutil
 import signal
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -155,7 +154,7 @@ class Campaign:
         begun = time.monotonic()
         first = None
         while time.monotonic() - begun < 300:
-            row = task_try(self.stack, dag_id, run_id, task_id, map_index)
+            row = self.stack.task_instances(dag_id, run_id).get((task_id, map_index))
             if row:
                 first = first if first is not None else row["try_number"]
                 if row["state"] in ("success", "failed") or (row["try_number"] > first and row["state"] == "running"):
@@ -192,19 +191,6 @@ class Campaign:
                     self.milvus.stop()
                     self.milvus.start()
                     closed = 0
-
-
-def task_try(stack: AirflowStack, dag_id: str, run_id: str, task_id: str, map_index: int) -> sqlite3.Row | None:
-    """A task instance's try number and state (a row), or None before the scheduler made it."""
-    column = stack.ti_map_index.split(" AS ")[0]
-    rows = stack.query(
-        f"SELECT try_number, state FROM task_instance WHERE dag_id=? AND run_id=? AND task_id=? AND {column}=?",
-        dag_id,
-        run_id,
-        task_id,
-        map_index,
-    )
-    return rows[0] if rows else None
 
 
 # --- The verdict ---------------------------------------------------------------------------------
@@ -260,8 +246,7 @@ def failure_cause(stack: AirflowStack, report: RunReport) -> str:
         if errors:
             # The error alone, not the rest of the trigger event's payload a log line prints after it.
             return f"{ti.task_id}: {errors[-1].split(_NEXT_PAYLOAD_KEY)[0].strip()}"
-        row = task_try(stack, report.dag_id, report.run_id, ti.task_id, ti.map_index)
-        assert row is not None  # task_results just read it
+        row = stack.task_instances(report.dag_id, report.run_id)[(ti.task_id, ti.map_index)]
         if row["try_number"] > RETRIES:
             return f"{ti.task_id}: killed, retries used up"
         fired = "'status': 'success'" in ti.log
